@@ -1,0 +1,108 @@
+/**
+ * @module The `clerk-sync` command line: dispatches subcommands, turns failures into one line.
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError, type Env, parseConfig } from '../core/config.ts';
+import { migrate } from '../db/migrate.ts';
+import { openDatabase } from '../node/database.ts';
+
+export interface Io {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+const defaultIo: Io = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+};
+
+/** A failure the user can act on: printed as one line, exit status 1. */
+export class CliError extends Error {
+  override name = 'CliError';
+}
+
+interface Command {
+  summary: string;
+  usage: string;
+  options: NonNullable<Parameters<typeof parseArgs>[0]>['options'];
+  run(args: { values: Record<string, unknown>; positionals: string[] }, env: Env, io: Io): Promise<number>;
+}
+
+const commands: Record<string, Command> = {
+  migrate: {
+    summary: 'apply the SQL migrations to DATABASE_URL (or the embedded database)',
+    usage: 'clerk-sync migrate [--json]',
+    options: { json: { type: 'boolean' } },
+    async run({ values }, env, io) {
+      const config = parseConfig(env, { directDatabase: true });
+      const db = await openDatabase(config.database);
+      try {
+        const result = await migrate(db);
+        if (values.json) io.out(JSON.stringify(result));
+        else if (result.applied.length === 0) io.out(`Schema is current (${result.current}).`);
+        else io.out(`Applied ${result.applied.length} migration(s): ${result.applied.join(', ')}.`);
+        return 0;
+      } finally {
+        await db.close();
+      }
+    },
+  },
+};
+
+function help(): string {
+  const width = Math.max(...Object.keys(commands).map((c) => c.length));
+  return [
+    'Usage: clerk-sync <command> [options]',
+    '',
+    'Commands:',
+    ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
+    '',
+    "Run 'clerk-sync <command> --help' for a command's options.",
+  ].join('\n');
+}
+
+/**
+ * Runs one CLI invocation and returns its exit status.
+ * @example process.exitCode = await main(['migrate'], process.env);
+ */
+export async function main(argv: string[], env: Env, io: Io = defaultIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.out(help());
+    return name === undefined ? 1 : 0;
+  }
+  const command = commands[name];
+  if (command === undefined) {
+    io.err(`clerk-sync: unknown command '${name}'. Commands: ${Object.keys(commands).join(', ')}.`);
+    return 2;
+  }
+  try {
+    const args = parseArgs({
+      args: rest,
+      options: { ...command.options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      strict: true,
+    });
+    if (args.values.help) {
+      io.out(`Usage: ${command.usage}\n\n${command.summary}`);
+      return 0;
+    }
+    return await command.run(args as { values: Record<string, unknown>; positionals: string[] }, env, io);
+  } catch (error) {
+    io.err(`clerk-sync ${name}: ${describe(error)}`);
+    return 1;
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof ConfigError) return error.problems.join('; ');
+  if (error instanceof Error) {
+    const code = (error as { code?: string }).code;
+    if (code === 'ECONNREFUSED')
+      return 'cannot reach the database: is it running, and is DATABASE_URL right?';
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE')
+      return `${error.message} (see --help)`;
+    return error.message.split('\n')[0] as string;
+  }
+  return String(error);
+}

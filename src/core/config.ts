@@ -1,0 +1,115 @@
+/**
+ * @module Configuration, parsed once from the environment at start-up. One error names every
+ * missing or malformed variable and what to set; nothing deeper reads the environment.
+ */
+import { z } from 'zod';
+
+export type Env = Record<string, string | undefined>;
+
+export type DatabaseConfig =
+  | { kind: 'postgres'; url: string }
+  | { kind: 'supabase'; url: string; serviceKey: string }
+  | { kind: 'embedded' };
+
+export interface Config {
+  /** `whsec_…`; undefined only on the embedded default, which makes its own. */
+  signingSecret: string | undefined;
+  database: DatabaseConfig;
+  clerkSecretKey: string | undefined;
+  clerkApiUrl: string;
+  port: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+/** What a caller needs on top of the always-checked variables. */
+export interface Requirements {
+  /** The webhook receiver needs a signing secret unless it runs on the embedded default. */
+  signingSecret?: boolean;
+  clerkSecretKey?: boolean;
+  /** `migrate` and other direct-SQL commands cannot go through supabase-js. */
+  directDatabase?: boolean;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+const blankToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+const optional = <T extends z.ZodType>(schema: T) => z.preprocess(blankToUndefined, schema.optional());
+
+const schema = z.object({
+  CLERK_WEBHOOK_SIGNING_SECRET: optional(
+    z.string().regex(/^whsec_[A-Za-z0-9+/=]+$/, {
+      message: 'must start with whsec_ (Clerk dashboard → Webhooks → your endpoint → Signing Secret)',
+    }),
+  ),
+  DATABASE_URL: optional(
+    z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, { message: 'must be a postgres:// or postgresql:// connection string' }),
+  ),
+  SUPABASE_URL: optional(z.url({ message: 'must be your project URL, e.g. https://<ref>.supabase.co' })),
+  SUPABASE_SERVICE_ROLE_KEY: optional(z.string()),
+  SUPABASE_SECRET_KEY: optional(z.string()),
+  CLERK_SECRET_KEY: optional(
+    z.string().regex(/^sk_(test|live)_\w+$/, {
+      message:
+        'must be a secret key sk_test_… or sk_live_… (Clerk dashboard → API keys), not a pk_ publishable key',
+    }),
+  ),
+  CLERK_API_URL: optional(z.url({ message: 'must be a URL such as https://api.clerk.com/v1' })),
+  PORT: optional(z.coerce.number().int().min(0).max(65_535)),
+  LOG_LEVEL: optional(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])),
+});
+
+/**
+ * Parses the environment; throws one ConfigError listing every problem.
+ * @example const config = parseConfig(process.env, { signingSecret: true });
+ */
+export function parseConfig(env: Env, needs: Requirements = {}): Config {
+  const parsed = schema.safeParse(env);
+  const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${String(i.path[0])} ${i.message}`);
+  // Keep going without the malformed variables, so one error lists every problem at once.
+  const bad = new Set(parsed.success ? [] : parsed.error.issues.map((i) => String(i.path[0])));
+  const v = parsed.success
+    ? parsed.data
+    : schema.parse(Object.fromEntries(Object.entries(env).filter(([k]) => !bad.has(k))));
+
+  const serviceKey = v.SUPABASE_SERVICE_ROLE_KEY ?? v.SUPABASE_SECRET_KEY;
+  let database: DatabaseConfig = { kind: 'embedded' };
+  if (v.DATABASE_URL !== undefined) database = { kind: 'postgres', url: v.DATABASE_URL };
+  else if (v.SUPABASE_URL !== undefined && serviceKey !== undefined)
+    database = { kind: 'supabase', url: v.SUPABASE_URL, serviceKey };
+  else if (v.SUPABASE_URL !== undefined)
+    problems.push(
+      'SUPABASE_SERVICE_ROLE_KEY is missing: set it (or SUPABASE_SECRET_KEY) to use SUPABASE_URL',
+    );
+  else if (serviceKey !== undefined)
+    problems.push('SUPABASE_URL is missing: set it to use the service role key');
+
+  if (needs.directDatabase && database.kind === 'supabase')
+    problems.push(
+      'DATABASE_URL is missing: this command needs a direct Postgres connection (Supabase: Project Settings → Database → Connection string)',
+    );
+  const require = (name: keyof typeof v, why: string) => {
+    if (v[name] === undefined && !problems.some((p) => p.startsWith(`${name} `)))
+      problems.push(`${name} is missing: ${why}`);
+  };
+  if (needs.signingSecret && database.kind !== 'embedded')
+    require('CLERK_WEBHOOK_SIGNING_SECRET', 'set it to the whsec_… signing secret of your Clerk webhook endpoint');
+  if (needs.clerkSecretKey)
+    require('CLERK_SECRET_KEY', 'set it to your sk_test_… or sk_live_… key (Clerk dashboard → API keys)');
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    signingSecret: v.CLERK_WEBHOOK_SIGNING_SECRET,
+    database,
+    clerkSecretKey: v.CLERK_SECRET_KEY,
+    clerkApiUrl: (v.CLERK_API_URL ?? 'https://api.clerk.com/v1').replace(/\/+$/, ''),
+    port: v.PORT ?? 8787,
+    logLevel: v.LOG_LEVEL ?? 'info',
+  };
+}
