@@ -1,0 +1,131 @@
+/**
+ * @module Turns a verified webhook body into what to do with it: apply, ignore, or record as invalid.
+ */
+import type { z } from 'zod';
+import {
+  envelopeSchema,
+  isMirroredEventType,
+  type MirroredEvent,
+  type MirroredEventType,
+  mirroredEventSchema,
+} from './events.ts';
+import { toMembershipRow, toOrganizationRow, toUserRow } from './map.ts';
+import type { ObjectKind, RowOf } from './rows.ts';
+
+/** What a delete needs: the id, and for memberships the pair it links. */
+export interface DeleteKey {
+  id: string;
+  organization_id?: string;
+  user_id?: string;
+}
+
+type Upsert<K extends ObjectKind> = { objectKind: K; op: 'upsert'; objectId: string; data: RowOf[K] };
+type Delete<K extends ObjectKind> = { objectKind: K; op: 'delete'; objectId: string; data: DeleteKey };
+type Change = { [K in ObjectKind]: Upsert<K> | Delete<K> }[ObjectKind];
+
+export type Applied = { kind: 'apply'; type: MirroredEventType; occurredAt: string } & Change;
+
+export type Interpreted =
+  /** A well-formed envelope whose type we do not mirror (e.g. `session.created`). */
+  | { kind: 'ignored'; type: string }
+  /** Verified but cannot be applied; `error` holds zod paths and messages, never values. */
+  | { kind: 'invalid'; type: string; error: string; objectId: string | null }
+  | Applied;
+
+type EventOf<K extends MirroredEventType> = Extract<MirroredEvent, { type: K }>;
+type Handlers = { [K in MirroredEventType]: (event: EventOf<K>) => Change };
+
+const upsert = <K extends ObjectKind>(objectKind: K, data: RowOf[K]): Upsert<K> => ({
+  objectKind,
+  op: 'upsert',
+  objectId: data.id,
+  data,
+});
+const remove = <K extends ObjectKind>(objectKind: K, data: DeleteKey): Delete<K> => ({
+  objectKind,
+  op: 'delete',
+  objectId: data.id,
+  data,
+});
+
+const handlers = {
+  'user.created': (e) => upsert('user', toUserRow(e.data)),
+  'user.updated': (e) => upsert('user', toUserRow(e.data)),
+  'user.deleted': (e) => remove('user', { id: e.data.id }),
+  'organization.created': (e) => upsert('organization', toOrganizationRow(e.data)),
+  'organization.updated': (e) => upsert('organization', toOrganizationRow(e.data)),
+  'organization.deleted': (e) => remove('organization', { id: e.data.id }),
+  'organizationMembership.created': (e) => upsert('membership', toMembershipRow(e.data)),
+  'organizationMembership.updated': (e) => upsert('membership', toMembershipRow(e.data)),
+  'organizationMembership.deleted': (e) =>
+    remove('membership', {
+      id: e.data.id,
+      organization_id: e.data.organization.id,
+      user_id: e.data.public_user_data.user_id,
+    }),
+} satisfies Handlers;
+
+// Generic over K so TypeScript correlates the handler with its event (TS 4.6 correlated unions).
+function handle<K extends MirroredEventType>(type: K, event: EventOf<K>): Change {
+  const handler: Handlers[K] = handlers[type];
+  return handler(event);
+}
+
+const MAX_ISSUES = 5;
+
+const NOT_AN_EVENT: Interpreted = {
+  kind: 'invalid',
+  type: 'unknown',
+  error: 'envelope: expected an object with a string "type"',
+  objectId: null,
+};
+
+/** Issue paths and zod's messages only: zod's default messages name types, never the input. */
+function describe(error: z.ZodError): string {
+  const issues = error.issues
+    .slice(0, MAX_ISSUES)
+    .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+  const more = error.issues.length - MAX_ISSUES;
+  return issues.join('; ') + (more > 0 ? `; …and ${more} more` : '');
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function rawObjectId({ data }: Record<string, unknown>): string | null {
+  const { id } = isRecord(data) ? data : {};
+  return typeof id === 'string' && id !== '' ? id : null;
+}
+
+/**
+ * Interprets a verified Clerk webhook body. Never throws: a body that cannot be applied comes back
+ * as `invalid` (to be stored in the ledger as failed), a type we do not mirror as `ignored`.
+ *
+ * @example
+ * const result = interpret(JSON.parse(body));
+ * if (result.kind === 'apply' && result.op === 'upsert' && result.objectKind === 'user') {
+ *   result.data.email; // primary email of the user
+ * }
+ */
+export function interpret(payload: unknown): Interpreted {
+  const { type } = isRecord(payload) ? payload : {};
+  if (!isRecord(payload) || typeof type !== 'string') return NOT_AN_EVENT;
+  if (!isMirroredEventType(type)) {
+    const envelope = envelopeSchema.safeParse(payload);
+    return envelope.success
+      ? { kind: 'ignored', type }
+      : { kind: 'invalid', type, error: describe(envelope.error), objectId: rawObjectId(payload) };
+  }
+  const parsed = mirroredEventSchema.safeParse(payload);
+  if (!parsed.success) {
+    return { kind: 'invalid', type, error: describe(parsed.error), objectId: rawObjectId(payload) };
+  }
+  const event = parsed.data;
+  return {
+    kind: 'apply',
+    type: event.type,
+    occurredAt: new Date(event.timestamp).toISOString(),
+    ...handle(event.type, event),
+  };
+}

@@ -1,0 +1,150 @@
+/**
+ * @module Zod schemas for the Clerk webhook envelope and the nine event types we mirror.
+ *
+ * Lenient where Clerk is (nullable names, unknown fields kept, `verification` in several
+ * shapes), strict where a wrong row would follow (ids, epoch-ms timestamps). Unknown fields are
+ * kept as JSON (`catchall(z.json())`, a typed `looseObject`) so they can land in `attrs`.
+ */
+import { z } from 'zod';
+
+const id = z.string().min(1);
+/** The largest time a JS Date holds; beyond it `toISOString()` throws. */
+const MAX_EPOCH_MS = 8.64e15;
+/** Clerk object timestamps: integer epoch milliseconds. */
+const epochMs = z.int().nonnegative().max(MAX_EPOCH_MS);
+const jsonObject = z.record(z.string(), z.json());
+/** Unknown fields pass through, typed as JSON. */
+const loose = <S extends z.core.$ZodLooseShape>(shape: S) => z.object(shape).catchall(z.json());
+
+// Clerk sends an object, but older payloads and some strategies send null or an array.
+const verification = z.union([jsonObject, z.array(z.json()), z.null()]).optional();
+
+export const emailAddressSchema = loose({ id, email_address: z.string(), verification });
+export const phoneNumberSchema = loose({ id, phone_number: z.string(), verification });
+
+export const userSchema = loose({
+  object: z.literal('user'),
+  id,
+  external_id: z.string().nullish(),
+  username: z.string().nullish(),
+  first_name: z.string().nullish(),
+  last_name: z.string().nullish(),
+  image_url: z.string().nullish(),
+  profile_image_url: z.string().nullish(),
+  primary_email_address_id: z.string().nullish(),
+  primary_phone_number_id: z.string().nullish(),
+  email_addresses: z.array(emailAddressSchema).optional(),
+  phone_numbers: z.array(phoneNumberSchema).optional(),
+  public_metadata: jsonObject.nullish(),
+  unsafe_metadata: jsonObject.nullish(),
+  private_metadata: jsonObject.nullish(),
+  last_sign_in_at: epochMs.nullish(),
+  banned: z.boolean().optional(),
+  locked: z.boolean().optional(),
+  created_at: epochMs,
+  updated_at: epochMs,
+});
+
+export const organizationSchema = loose({
+  object: z.literal('organization'),
+  id,
+  name: z.string(),
+  slug: z.string().nullish(),
+  image_url: z.string().nullish(),
+  public_metadata: jsonObject.nullish(),
+  private_metadata: jsonObject.nullish(),
+  created_by: z.string().nullish(),
+  created_at: epochMs,
+  updated_at: epochMs,
+});
+
+export const membershipSchema = loose({
+  object: z.literal('organization_membership'),
+  id,
+  role: z.string(),
+  permissions: z.array(z.string()).nullish(),
+  public_metadata: jsonObject.nullish(),
+  private_metadata: jsonObject.nullish(),
+  organization: loose({ id }),
+  public_user_data: loose({ user_id: id }),
+  created_at: epochMs,
+  updated_at: epochMs,
+});
+
+/** `user.deleted` / `organization.deleted` carry only the id (+ `external_id` / `slug`). */
+const deletedSchema = <O extends string>(object: O) =>
+  loose({
+    object: z.literal(object),
+    id,
+    deleted: z.boolean().optional(),
+    external_id: z.string().nullish(),
+    slug: z.string().nullish(),
+  });
+export const deletedUserSchema = deletedSchema('user');
+export const deletedOrganizationSchema = deletedSchema('organization');
+
+/** Real deliveries use epoch ms; Clerk's OpenAPI examples use seconds. */
+const eventTimestamp = z
+  .number()
+  .nonnegative()
+  .max(MAX_EPOCH_MS)
+  .transform((t) => Math.round(t < 1e12 ? t * 1000 : t));
+
+/** Any Clerk event, mirrored or not. `data` is checked per type. */
+export const envelopeSchema = loose({
+  object: z.literal('event'),
+  type: z.string().min(1),
+  timestamp: eventTimestamp,
+  instance_id: z.string().optional(),
+  event_attributes: jsonObject.optional(),
+  data: z.json(),
+});
+
+const event = <T extends string, D extends z.ZodType>(type: T, data: D) =>
+  envelopeSchema.extend({ type: z.literal(type), data });
+
+export const mirroredEventSchema = z.discriminatedUnion('type', [
+  event('user.created', userSchema),
+  event('user.updated', userSchema),
+  event('user.deleted', deletedUserSchema),
+  event('organization.created', organizationSchema),
+  event('organization.updated', organizationSchema),
+  event('organization.deleted', deletedOrganizationSchema),
+  event('organizationMembership.created', membershipSchema),
+  event('organizationMembership.updated', membershipSchema),
+  event('organizationMembership.deleted', membershipSchema),
+]);
+
+export type ClerkUser = z.infer<typeof userSchema>;
+export type ClerkOrganization = z.infer<typeof organizationSchema>;
+export type ClerkMembership = z.infer<typeof membershipSchema>;
+export type MirroredEvent = z.infer<typeof mirroredEventSchema>;
+/** What a sender puts on the wire (`timestamp` before normalisation to ms). */
+export type MirroredEventInput = z.input<typeof mirroredEventSchema>;
+export type MirroredEventType = MirroredEvent['type'];
+
+export const MIRRORED_EVENT_TYPES = [
+  'user.created',
+  'user.updated',
+  'user.deleted',
+  'organization.created',
+  'organization.updated',
+  'organization.deleted',
+  'organizationMembership.created',
+  'organizationMembership.updated',
+  'organizationMembership.deleted',
+] as const satisfies readonly MirroredEventType[];
+
+// Fails to compile when a type joins the union without joining the list above.
+({}) satisfies Record<Exclude<MirroredEventType, (typeof MIRRORED_EVENT_TYPES)[number]>, never>;
+
+/**
+ * Whether `type` is one of the event types we mirror.
+ *
+ * @example
+ * isMirroredEventType('user.created'); // true
+ * isMirroredEventType('session.created'); // false
+ */
+export function isMirroredEventType(type: string): type is MirroredEventType {
+  return (MIRRORED_EVENT_TYPES as readonly string[]).includes(type);
+}
