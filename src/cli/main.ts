@@ -5,28 +5,13 @@ import { parseArgs } from 'node:util';
 import { ConfigError, type Env, parseConfig } from '../core/config.ts';
 import { migrate } from '../db/migrate.ts';
 import { openDatabase } from '../node/database.ts';
-
-export interface Io {
-  out: (line: string) => void;
-  err: (line: string) => void;
-}
+import type { Command, Io } from './command.ts';
+import { sendTestEvent } from './commands/send-test-event.ts';
 
 const defaultIo: Io = {
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
 };
-
-/** A failure the user can act on: printed as one line, exit status 1. */
-export class CliError extends Error {
-  override name = 'CliError';
-}
-
-interface Command {
-  summary: string;
-  usage: string;
-  options: NonNullable<Parameters<typeof parseArgs>[0]>['options'];
-  run(args: { values: Record<string, unknown>; positionals: string[] }, env: Env, io: Io): Promise<number>;
-}
 
 const commands: Record<string, Command> = {
   migrate: {
@@ -47,6 +32,7 @@ const commands: Record<string, Command> = {
       }
     },
   },
+  'send-test-event': sendTestEvent,
 };
 
 function help(): string {

@@ -1,0 +1,155 @@
+/**
+ * @module The HTTP app every runtime serves: `POST /webhooks/clerk` and `GET /healthz`.
+ */
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { interpret } from '../core/dispatch.ts';
+import type { Logger } from '../core/logger.ts';
+import { type Outcome, type Result, SCHEMA_VERSION, type Store, StoreError } from '../core/store.ts';
+import { createVerifier, HEADER_NAMES } from './verify.ts';
+
+export interface AppDeps {
+  store: Store;
+  /** `whsec_…` */
+  signingSecret: string;
+  logger: Logger;
+  /** The longest a delivery may wait on the database before it is answered 503 (Svix gives up at 15 s). */
+  timeoutMs?: number;
+  now?: () => number;
+}
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+/** Fixed bodies: a refused sender learns nothing about which check failed. */
+const UNAUTHORIZED = { error: 'invalid signature' } as const;
+const TOO_LARGE = { error: 'payload too large' } as const;
+const RETRY = { error: 'temporarily unavailable, retry later' } as const;
+
+type Answer = Outcome | 'ignored';
+
+async function within<T>(promise: Promise<Result<T>>, ms: number): Promise<Result<T>> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<Result<T>>((resolve) => {
+    timer = setTimeout(
+      () =>
+        resolve({
+          ok: false,
+          error: new StoreError('timeout', `no answer from the database within ${ms} ms`),
+        }),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([promise, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Builds the app.
+ * @example const app = createApp({ store, signingSecret, logger }); await app.request('/healthz');
+ */
+export function createApp(deps: AppDeps): Hono {
+  const verify = createVerifier(deps.signingSecret);
+  const timeoutMs = deps.timeoutMs ?? 10_000;
+  const now = deps.now ?? Date.now;
+  const app = new Hono();
+
+  app.get('/healthz', async (c) => {
+    const version = await within(deps.store.schemaVersion(), timeoutMs);
+    if (!version.ok) {
+      deps.logger.warn(
+        { err: { code: version.error.code, message: version.error.message } },
+        'healthz: database check failed',
+      );
+      return c.json({ status: 'unavailable', reason: version.error.code }, 503);
+    }
+    if (version.value !== SCHEMA_VERSION)
+      return c.json(
+        {
+          status: 'schema_outdated',
+          expected: SCHEMA_VERSION,
+          actual: version.value,
+          fix: 'run clerk-sync migrate',
+        },
+        503,
+      );
+    return c.json({ status: 'ok', schema: version.value });
+  });
+
+  app.post(
+    '/webhooks/clerk',
+    bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => c.json(TOO_LARGE, 413) }),
+    async (c) => {
+      const started = now();
+      const headers: Record<string, string> = {};
+      for (const name of HEADER_NAMES) {
+        const value = c.req.header(name);
+        if (value !== undefined) headers[name] = value;
+      }
+      const eventId = headers['svix-id'] ?? headers['webhook-id'] ?? '';
+      const log = deps.logger.child({ svix_id: eventId.slice(0, 64) });
+
+      const body = new TextDecoder().decode(await c.req.arrayBuffer());
+      const verified = verify(body, headers);
+      if (!verified.ok) {
+        log.warn({ reason: verified.reason, status: 401 }, 'webhook refused: signature check failed');
+        return c.json(UNAUTHORIZED, 401);
+      }
+
+      const event = interpret(verified.payload);
+      const base = { type: event.type, object_id: event.kind === 'ignored' ? undefined : event.objectId };
+      let answer: Result<Answer>;
+      if (event.kind === 'ignored') answer = { ok: true, value: 'ignored' };
+      else if (event.kind === 'apply')
+        answer = await within(
+          deps.store.applyEvent({
+            eventId,
+            type: event.type,
+            data: event.data,
+            occurredAt: event.occurredAt,
+          }),
+          timeoutMs,
+        );
+      else answer = await recordFailed(event.type, event.error, verified.payload);
+
+      // SQL refused an event that passed validation: keep it as failed for replay, not retried forever.
+      if (!answer.ok && !answer.error.retryable && event.kind === 'apply')
+        answer = await recordFailed(
+          event.type,
+          `database refused it: ${answer.error.message}`,
+          verified.payload,
+        );
+
+      const ms = now() - started;
+      if (!answer.ok) {
+        const status = answer.error.retryable ? 503 : 500;
+        log.error(
+          { ...base, status, ms, err: { code: answer.error.code, message: answer.error.message } },
+          'webhook not applied',
+        );
+        return c.json(RETRY, status);
+      }
+      const line = { ...base, outcome: answer.value, status: 200, ms };
+      if (answer.value === 'failed')
+        log.warn(
+          { ...line, error: event.kind === 'invalid' ? event.error : undefined },
+          'webhook stored as failed',
+        );
+      else log.info(line, 'webhook');
+      return c.json({ outcome: answer.value });
+
+      function recordFailed(type: string, failure: string, payload: unknown): Promise<Result<Answer>> {
+        return within(deps.store.applyEvent({ eventId, type, failure, payload }), timeoutMs);
+      }
+    },
+  );
+
+  app.notFound((c) => c.json({ error: 'not found' }, 404));
+  app.onError((error, c) => {
+    deps.logger.error({ err: { name: error.name, message: error.message } }, 'unhandled error');
+    return c.json({ error: 'internal error' }, 500);
+  });
+  return app;
+}

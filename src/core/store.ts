@@ -1,0 +1,141 @@
+/**
+ * @module The store: the one small interface every runtime writes through. Each operation is one
+ * call of a SQL function (one database round trip); transports differ only in how they reach it —
+ * a direct Postgres connection (node-postgres, PGlite) or PostgREST (supabase-js).
+ */
+import type { BatchCounts, DeleteCounts, ObjectKind, RowOf } from './rows.ts';
+
+/** The schema version this code expects (the newest migration's timestamp). */
+export const SCHEMA_VERSION = '20261122000100';
+
+export type Outcome = 'applied' | 'duplicate' | 'stale' | 'failed';
+
+/**
+ * Why a store call failed. `unavailable`, `timeout` and `conflict` (serialization failure,
+ * deadlock) are transient: the receiver answers 503 so Svix retries. `rejected` is final.
+ */
+export type StoreErrorCode = 'unavailable' | 'timeout' | 'conflict' | 'rejected';
+
+export const RETRYABLE: ReadonlySet<StoreErrorCode> = new Set(['unavailable', 'timeout', 'conflict']);
+
+export class StoreError extends Error {
+  override name = 'StoreError';
+  constructor(
+    readonly code: StoreErrorCode,
+    message: string,
+    options?: { cause?: unknown; sqlstate?: string | undefined },
+  ) {
+    super(message, options);
+    this.sqlstate = options?.sqlstate;
+  }
+  readonly sqlstate: string | undefined;
+  get retryable(): boolean {
+    return RETRYABLE.has(this.code);
+  }
+}
+
+export type Result<T> = { ok: true; value: T } | { ok: false; error: StoreError };
+
+export interface ApplyEventInput {
+  /** The `svix-id`: the idempotency key. */
+  eventId: string;
+  type: string;
+  /** The mapped row (upserts) or delete key; absent when `failure` is set. */
+  data?: object;
+  occurredAt?: string | null;
+  /** Why a verified payload could not be applied: it is stored as failed, for replay. */
+  failure?: string;
+  payload?: unknown;
+}
+
+export interface FailedEvent {
+  id: string;
+  type: string;
+  payload: unknown;
+  error: string | null;
+  occurred_at: string | null;
+  received_at: string;
+}
+
+export interface LedgerStatus {
+  failed: number;
+  last_applied_at: string | null;
+}
+
+export interface Store {
+  applyEvent(input: ApplyEventInput): Promise<Result<Outcome>>;
+  upsert<K extends ObjectKind>(kind: K, rows: RowOf[K][]): Promise<Result<BatchCounts>>;
+  remove(kind: ObjectKind, ids: string[]): Promise<Result<DeleteCounts>>;
+  schemaVersion(): Promise<Result<string>>;
+  failedEvents(filter?: { since?: string; ids?: string[]; max?: number }): Promise<Result<FailedEvent[]>>;
+  ledgerStatus(): Promise<Result<LedgerStatus>>;
+  close(): Promise<void>;
+}
+
+/**
+ * Calls a SQL function by name with named arguments, the way PostgREST's `/rpc/<fn>` does: a scalar
+ * function answers its value, a set-returning one an array of rows. Failures come back as values.
+ */
+export type Rpc = (
+  fn: string,
+  args: Record<string, unknown>,
+  returns: 'scalar' | 'rows',
+) => Promise<Result<unknown>>;
+
+const KIND_FN: Record<ObjectKind, string> = {
+  user: 'users',
+  organization: 'organizations',
+  membership: 'memberships',
+};
+
+const ok = <T>(value: T): Result<T> => ({ ok: true, value });
+const map = <A, B>(r: Result<A>, f: (a: A) => B): Result<B> => (r.ok ? ok(f(r.value)) : r);
+
+/**
+ * Builds the store from a transport.
+ * @example const store = createStore(sqlRpc(db), () => db.close());
+ */
+export function createStore(rpc: Rpc, close: () => Promise<void> = async () => {}): Store {
+  return {
+    applyEvent: async (e) =>
+      map(
+        await rpc(
+          'clerk_sync_apply_event',
+          {
+            event_id: e.eventId,
+            event_type: e.type,
+            data: e.data ?? null,
+            occurred_at: e.occurredAt ?? null,
+            failure: e.failure ?? null,
+            payload: e.failure === undefined ? null : (e.payload ?? null),
+          },
+          'scalar',
+        ),
+        (v) => v as Outcome,
+      ),
+    upsert: async (kind, rows) =>
+      rows.length === 0
+        ? ok({ inserted: 0, updated: 0, unchanged: 0, stale: 0, deleted: 0 })
+        : map(await rpc(`clerk_sync_upsert_${KIND_FN[kind]}`, { rows }, 'scalar'), (v) => v as BatchCounts),
+    remove: async (kind, ids) =>
+      ids.length === 0
+        ? ok({ deleted: 0, tombstoned: 0 })
+        : map(await rpc(`clerk_sync_delete_${KIND_FN[kind]}`, { ids }, 'scalar'), (v) => v as DeleteCounts),
+    schemaVersion: async () => map(await rpc('clerk_sync_schema_version', {}, 'scalar'), String),
+    failedEvents: async (f = {}) =>
+      map(
+        await rpc(
+          'clerk_sync_failed_events',
+          { since: f.since ?? null, ids: f.ids ?? null, max_rows: f.max ?? 500 },
+          'rows',
+        ),
+        (v) => v as FailedEvent[],
+      ),
+    ledgerStatus: async () =>
+      map(await rpc('clerk_sync_ledger_status', {}, 'scalar'), (v) => {
+        const s = v as { failed: number | string; last_applied_at: string | null };
+        return { failed: Number(s.failed), last_applied_at: s.last_applied_at };
+      }),
+    close,
+  };
+}

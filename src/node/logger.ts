@@ -1,0 +1,48 @@
+/**
+ * @module pino for Node: JSON lines, pretty on a terminal, with secrets and personal data redacted.
+ */
+import pino from 'pino';
+import type { Config } from '../core/config.ts';
+import type { Logger } from '../core/logger.ts';
+
+/** Keys whose values never reach a log line, wherever they appear (one or two levels deep). */
+export const REDACTED_KEYS = [
+  'secret',
+  'signingSecret',
+  'serviceKey',
+  'secretKey',
+  'authorization',
+  'apikey',
+  'password',
+  'email',
+  'email_address',
+  'phone',
+  'phone_number',
+  'first_name',
+  'last_name',
+  'username',
+  'public_metadata',
+  'private_metadata',
+  'unsafe_metadata',
+  'payload',
+  'body',
+];
+
+/**
+ * Creates the process logger.
+ * @example const logger = createLogger('info');
+ */
+export function createLogger(level: Config['logLevel'], destination?: pino.DestinationStream): Logger {
+  const options: pino.LoggerOptions = {
+    level,
+    base: { service: 'clerk-supabase-sync' },
+    redact: { paths: REDACTED_KEYS.flatMap((k) => [k, `*.${k}`]), censor: '[redacted]' },
+  };
+  if (destination !== undefined) return pino(options, destination);
+  if (process.stdout.isTTY)
+    return pino({
+      ...options,
+      transport: { target: 'pino-pretty', options: { ignore: 'pid,hostname,service' } },
+    });
+  return pino(options);
+}
