@@ -6,7 +6,7 @@
 import type { BatchCounts, DeleteCounts, ObjectKind, RowOf } from './rows.ts';
 
 /** The schema version this code expects (the newest migration's timestamp). */
-export const SCHEMA_VERSION = '20261122000100';
+export const SCHEMA_VERSION = '20261122000200';
 
 export type Outcome = 'applied' | 'duplicate' | 'stale' | 'failed';
 
@@ -62,6 +62,17 @@ export interface LedgerStatus {
   last_applied_at: string | null;
 }
 
+/** A backfill pass of one object kind, as the database keeps it (resumable). */
+export interface BackfillPass {
+  kind: ObjectKind;
+  pass_id: string;
+  started_at: string;
+  next_offset: number;
+  track_seen: boolean;
+  completed_at: string | null;
+  resumed: boolean;
+}
+
 export interface Store {
   applyEvent(input: ApplyEventInput): Promise<Result<Outcome>>;
   upsert<K extends ObjectKind>(kind: K, rows: RowOf[K][]): Promise<Result<BatchCounts>>;
@@ -69,6 +80,15 @@ export interface Store {
   schemaVersion(): Promise<Result<string>>;
   failedEvents(filter?: { since?: string; ids?: string[]; max?: number }): Promise<Result<FailedEvent[]>>;
   ledgerStatus(): Promise<Result<LedgerStatus>>;
+  /** Starts a backfill pass of `kind`, or resumes the unfinished one. */
+  backfillBegin(kind: ObjectKind, options: { restart: boolean; trackSeen: boolean }): Promise<Result<BackfillPass>>;
+  /** Applies one page with the webhook rules and moves the checkpoint to `nextOffset`, atomically. */
+  backfillPage<K extends ObjectKind>(kind: K, passId: string, nextOffset: number, rows: RowOf[K][]): Promise<Result<BatchCounts>>;
+  /** What a page would change, writing nothing (dry run). */
+  backfillCompare<K extends ObjectKind>(kind: K, rows: RowOf[K][]): Promise<Result<BatchCounts>>;
+  /** Mirror ids of `kind`, older than the pass, that the pass did not see (plus `seen`, for dry runs). */
+  backfillUnseen(kind: ObjectKind, passId: string, seen?: string[]): Promise<Result<string[]>>;
+  backfillFinish(kind: ObjectKind, passId: string, keepSeen: boolean): Promise<Result<void>>;
   close(): Promise<void>;
 }
 
@@ -136,6 +156,27 @@ export function createStore(rpc: Rpc, close: () => Promise<void> = async () => {
         const s = v as { failed: number | string; last_applied_at: string | null };
         return { failed: Number(s.failed), last_applied_at: s.last_applied_at };
       }),
+    backfillBegin: async (kind, o) =>
+      map(
+        await rpc('clerk_sync_backfill_begin', { kind, restart: o.restart, track_seen: o.trackSeen }, 'scalar'),
+        (v) => v as BackfillPass,
+      ),
+    backfillPage: async (kind, passId, nextOffset, rows) =>
+      map(
+        await rpc('clerk_sync_backfill_page', { kind, pass_id: passId, next_offset: nextOffset, rows }, 'scalar'),
+        (v) => v as BatchCounts,
+      ),
+    backfillCompare: async (kind, rows) =>
+      rows.length === 0
+        ? ok({ inserted: 0, updated: 0, unchanged: 0, stale: 0, deleted: 0 })
+        : map(await rpc('clerk_sync_backfill_compare', { kind, rows }, 'scalar'), (v) => v as BatchCounts),
+    backfillUnseen: async (kind, passId, seen) =>
+      map(
+        await rpc('clerk_sync_backfill_unseen', { kind, pass_id: passId, seen: seen ?? null }, 'rows'),
+        (v) => (v as { id: string }[]).map((r) => r.id),
+      ),
+    backfillFinish: async (kind, passId, keepSeen) =>
+      map(await rpc('clerk_sync_backfill_finish', { kind, pass_id: passId, keep_seen: keepSeen }, 'scalar'), () => {}),
     close,
   };
 }

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { SCHEMA_VERSION } from '../../src/core/store.ts';
 import type { Queryable } from '../../src/db/database.ts';
+import { loadMigrations } from '../../src/db/migrate.ts';
 import { membershipRow, orgRow, userRow } from '../fixtures/rows.ts';
 import { onServer, openTestDatabase, type TestDatabase } from '../support/db.ts';
 
@@ -249,8 +251,10 @@ describe('ledger', () => {
     expect((await t.db.query('select id from clerk_sync.events')).rows).toEqual([{ id: 'msg_failed' }]);
   });
 
-  it('exposes its schema version', async () => {
-    expect(await one('select public.clerk_sync_schema_version() as v')).toEqual({ v: '20261122000100' });
+  it('exposes its schema version: the newest migration, as the code expects', async () => {
+    const newest = (await loadMigrations()).at(-1)?.version;
+    expect(SCHEMA_VERSION).toBe(newest);
+    expect(await one('select public.clerk_sync_schema_version() as v')).toEqual({ v: newest });
   });
 });
 
