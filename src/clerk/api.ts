@@ -92,15 +92,28 @@ const BACKOFF_BASE_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
 const RATE_LIMIT_JITTER_MS = 500;
 
-type Outcome =
-  | { ok: true; body: unknown }
-  | { ok: false; reason: RetryReason; status: number | null; retryAfter: string | null; cause: unknown };
+type Failure = {
+  ok: false;
+  reason: RetryReason;
+  status: number | null;
+  cause: unknown;
+  retryAfter: string | null;
+};
+type Outcome = { ok: true; body: unknown } | Failure;
+
+const failed = (
+  reason: RetryReason,
+  status: number | null,
+  cause: unknown = null,
+  retryAfter: string | null = null,
+) => ({ ok: false, reason, status, cause, retryAfter }) satisfies Failure;
 
 /** `Retry-After` in ms: delta-seconds or an HTTP date (RFC 9110 §10.2.3); null when absent or invalid. */
 export function parseRetryAfter(header: string | null, nowMs = Date.now()): number | null {
   const value = header?.trim() ?? '';
   if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
-  const at = Date.parse(value);
+  // Date.parse accepts almost anything ('-1' is a year); an HTTP date has a month or weekday name.
+  const at = /[a-z]/i.test(value) ? Date.parse(value) : Number.NaN;
   return Number.isNaN(at) ? null : Math.max(0, at - nowMs);
 }
 
@@ -146,7 +159,7 @@ export function createClerkApi(options: ClerkApiOptions): ClerkApi {
   };
 
   const backoffMs = (attempt: number) => {
-    const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** attempt);
+    const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (attempt - 1));
     return ceiling / 2 + (random() * ceiling) / 2;
   };
 
@@ -164,17 +177,8 @@ export function createClerkApi(options: ClerkApiOptions): ClerkApi {
       const res = await doFetch(`${apiUrl}${path}`, { headers, signal: controller.signal });
       const text = await res.text();
       onEvent({ type: 'response', path, status: res.status, attempt, ms: now() - started });
-      if (res.status === 429) {
-        return {
-          ok: false,
-          reason: 'rate_limited',
-          status: 429,
-          retryAfter: res.headers.get('retry-after'),
-          cause: null,
-        };
-      }
-      if (res.status >= 500)
-        return { ok: false, reason: 'server', status: res.status, retryAfter: null, cause: null };
+      if (res.status === 429) return failed('rate_limited', 429, null, res.headers.get('retry-after'));
+      if (res.status >= 500) return failed('server', res.status);
       if (!res.ok) throw errorForStatus(res.status, path, text, apiUrl);
       try {
         return { ok: true, body: JSON.parse(text) };
@@ -190,13 +194,7 @@ export function createClerkApi(options: ClerkApiOptions): ClerkApi {
       signal?.throwIfAborted();
       // fetch signals network failures (DNS, refused, reset) with a TypeError; anything else is a bug.
       if (timedOut || cause instanceof TypeError) {
-        return {
-          ok: false,
-          reason: 'network',
-          status: null,
-          retryAfter: null,
-          cause: timedOut ? controller.signal.reason : cause,
-        };
+        return failed('network', null, timedOut ? controller.signal.reason : cause);
       }
       throw cause;
     } finally {
@@ -240,13 +238,10 @@ export function createClerkApi(options: ClerkApiOptions): ClerkApi {
   }
 
   async function count(kind: Kind, signal?: AbortSignal): Promise<number> {
-    const body =
-      kind === 'users'
-        ? await get('/users/count', {}, signal)
-        : await get(LISTS[kind].path, { limit: 1 }, signal);
+    const path = kind === 'users' ? '/users/count' : LISTS[kind].path;
+    const body = await get(path, kind === 'users' ? {} : { limit: 1 }, signal);
     const total = (body as { total_count?: unknown } | null)?.total_count;
-    if (typeof total !== 'number')
-      throw unexpected(kind === 'users' ? '/users/count' : LISTS[kind].path, 'total_count');
+    if (typeof total !== 'number') throw unexpected(path, 'total_count');
     return total;
   }
 
@@ -274,6 +269,7 @@ export function createClerkApi(options: ClerkApiOptions): ClerkApi {
     const last: unknown = items.at(-1);
     const lastId =
       typeof (last as { id?: unknown } | null)?.id === 'string' ? (last as { id: string }).id : null;
+    // A server that ignores the cursor would hand back the same page forever.
     if (after !== null && items.some((item) => (item as { id?: unknown } | null)?.id === after)) {
       throw unexpected(path, 'support for starting_after (the page repeats the cursor)');
     }

@@ -109,7 +109,13 @@ export function retriesExhausted(
   const messages: Record<RetryReason, string> = {
     rate_limited: `Clerk kept answering 429 (too many requests) to GET ${path} after ${attempts} attempts: lower the request budget, or try again when other clients of this instance are quieter.`,
     server: `Clerk answered ${status} to GET ${path} ${attempts} times in a row: Clerk may be having trouble (https://status.clerk.com) — try again later.`,
-    network: `Could not reach Clerk at ${apiUrl} (GET ${path}, ${attempts} attempts${cause instanceof Error ? `: ${cause.message}` : ''}): check CLERK_API_URL and the network.`,
+    network: `Could not reach Clerk at ${apiUrl} (GET ${path}, ${attempts} attempts${describe(cause)}): check CLERK_API_URL and the network.`,
   };
   return new ClerkApiError(reason, messages[reason], { path, status, cause });
+}
+
+/** `: fetch failed: connect ECONNREFUSED …` — undici hides the useful part in `cause`. */
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) return '';
+  return `: ${error.message}${describe(error.cause)}`;
 }
