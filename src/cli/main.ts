@@ -2,37 +2,32 @@
  * @module The `clerk-sync` command line: dispatches subcommands, turns failures into one line.
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, type Env, parseConfig } from '../core/config.ts';
-import { migrate } from '../db/migrate.ts';
-import { openDatabase } from '../node/database.ts';
-import type { Command, Io } from './command.ts';
+import { ClerkApiError } from '../clerk/errors.ts';
+import { ConfigError, type Env } from '../core/config.ts';
+import { StoreError } from '../core/store.ts';
+import { CliError, type Command, type Io } from './command.ts';
+import { backfill } from './commands/backfill.ts';
+import { doctor } from './commands/doctor.ts';
+import { migrate } from './commands/migrate.ts';
+import { replay } from './commands/replay.ts';
+import { rls } from './commands/rls.ts';
 import { sendTestEvent } from './commands/send-test-event.ts';
 
 const defaultIo: Io = {
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
+  progress: (line) => process.stderr.write(`\r\x1b[2K${line}`),
+  tty: process.stderr.isTTY === true,
+  color: process.stdout.isTTY === true && !process.env.NO_COLOR,
 };
 
 const commands: Record<string, Command> = {
-  migrate: {
-    summary: 'apply the SQL migrations to DATABASE_URL (or the embedded database)',
-    usage: 'clerk-sync migrate [--json]',
-    options: { json: { type: 'boolean' } },
-    async run({ values }, env, io) {
-      const config = parseConfig(env, { directDatabase: true });
-      const db = await openDatabase(config.database);
-      try {
-        const result = await migrate(db);
-        if (values.json) io.out(JSON.stringify(result));
-        else if (result.applied.length === 0) io.out(`Schema is current (${result.current}).`);
-        else io.out(`Applied ${result.applied.length} migration(s): ${result.applied.join(', ')}.`);
-        return 0;
-      } finally {
-        await db.close();
-      }
-    },
-  },
+  migrate,
+  backfill,
+  replay,
+  doctor,
   'send-test-event': sendTestEvent,
+  rls,
 };
 
 function help(): string {
@@ -82,6 +77,12 @@ export async function main(argv: string[], env: Env, io: Io = defaultIo): Promis
 
 function describe(error: unknown): string {
   if (error instanceof ConfigError) return error.problems.join('; ');
+  if (error instanceof CliError || error instanceof ClerkApiError)
+    return error.message.split('\n')[0] as string;
+  if (error instanceof StoreError)
+    return error.retryable
+      ? `the database is unavailable (${error.code}): ${error.message} — check DATABASE_URL / SUPABASE_URL and retry`
+      : `the database refused the call: ${error.message} — is the schema current? (clerk-sync migrate)`;
   if (error instanceof Error) {
     const code = (error as { code?: string }).code;
     if (code === 'ECONNREFUSED')

@@ -68,9 +68,17 @@ export interface BackfillPass {
   pass_id: string;
   started_at: string;
   next_offset: number;
+  last_id: string | null;
   track_seen: boolean;
   completed_at: string | null;
   resumed: boolean;
+}
+
+/** A mirror row a backfill pass did not see (memberships also name their pair). */
+export interface UnseenRow {
+  id: string;
+  organization_id: string | null;
+  user_id: string | null;
 }
 
 export interface Store {
@@ -81,13 +89,27 @@ export interface Store {
   failedEvents(filter?: { since?: string; ids?: string[]; max?: number }): Promise<Result<FailedEvent[]>>;
   ledgerStatus(): Promise<Result<LedgerStatus>>;
   /** Starts a backfill pass of `kind`, or resumes the unfinished one. */
-  backfillBegin(kind: ObjectKind, options: { restart: boolean; trackSeen: boolean }): Promise<Result<BackfillPass>>;
+  backfillBegin(
+    kind: ObjectKind,
+    options: { restart: boolean; trackSeen: boolean },
+  ): Promise<Result<BackfillPass>>;
   /** Applies one page with the webhook rules and moves the checkpoint to `nextOffset`, atomically. */
-  backfillPage<K extends ObjectKind>(kind: K, passId: string, nextOffset: number, rows: RowOf[K][]): Promise<Result<BatchCounts>>;
+  backfillPage<K extends ObjectKind>(
+    kind: K,
+    passId: string,
+    checkpoint: { nextOffset: number; lastId: string | null },
+    rows: RowOf[K][],
+  ): Promise<Result<BatchCounts>>;
   /** What a page would change, writing nothing (dry run). */
   backfillCompare<K extends ObjectKind>(kind: K, rows: RowOf[K][]): Promise<Result<BatchCounts>>;
-  /** Mirror ids of `kind`, older than the pass, that the pass did not see (plus `seen`, for dry runs). */
-  backfillUnseen(kind: ObjectKind, passId: string, seen?: string[]): Promise<Result<string[]>>;
+  /**
+   * Mirror rows of `kind` older than the pass that it did not see: by the pass's recorded ids, or —
+   * for a dry run, which records nothing — by `seen` and `startedAt`.
+   */
+  backfillUnseen(
+    kind: ObjectKind,
+    by: { passId: string } | { seen: string[]; startedAt: string },
+  ): Promise<Result<UnseenRow[]>>;
   backfillFinish(kind: ObjectKind, passId: string, keepSeen: boolean): Promise<Result<void>>;
   close(): Promise<void>;
 }
@@ -158,25 +180,40 @@ export function createStore(rpc: Rpc, close: () => Promise<void> = async () => {
       }),
     backfillBegin: async (kind, o) =>
       map(
-        await rpc('clerk_sync_backfill_begin', { kind, restart: o.restart, track_seen: o.trackSeen }, 'scalar'),
+        await rpc(
+          'clerk_sync_backfill_begin',
+          { kind, restart: o.restart, track_seen: o.trackSeen },
+          'scalar',
+        ),
         (v) => v as BackfillPass,
       ),
-    backfillPage: async (kind, passId, nextOffset, rows) =>
+    backfillPage: async (kind, passId, checkpoint, rows) =>
       map(
-        await rpc('clerk_sync_backfill_page', { kind, pass_id: passId, next_offset: nextOffset, rows }, 'scalar'),
+        await rpc(
+          'clerk_sync_backfill_page',
+          { kind, pass_id: passId, next_offset: checkpoint.nextOffset, rows, last_id: checkpoint.lastId },
+          'scalar',
+        ),
         (v) => v as BatchCounts,
       ),
     backfillCompare: async (kind, rows) =>
       rows.length === 0
         ? ok({ inserted: 0, updated: 0, unchanged: 0, stale: 0, deleted: 0 })
         : map(await rpc('clerk_sync_backfill_compare', { kind, rows }, 'scalar'), (v) => v as BatchCounts),
-    backfillUnseen: async (kind, passId, seen) =>
+    backfillUnseen: async (kind, by) =>
       map(
-        await rpc('clerk_sync_backfill_unseen', { kind, pass_id: passId, seen: seen ?? null }, 'rows'),
-        (v) => (v as { id: string }[]).map((r) => r.id),
+        await rpc(
+          'clerk_sync_backfill_unseen',
+          'passId' in by ? { kind, pass_id: by.passId } : { kind, seen: by.seen, started_at: by.startedAt },
+          'rows',
+        ),
+        (v) => v as UnseenRow[],
       ),
     backfillFinish: async (kind, passId, keepSeen) =>
-      map(await rpc('clerk_sync_backfill_finish', { kind, pass_id: passId, keep_seen: keepSeen }, 'scalar'), () => {}),
+      map(
+        await rpc('clerk_sync_backfill_finish', { kind, pass_id: passId, keep_seen: keepSeen }, 'scalar'),
+        () => {},
+      ),
     close,
   };
 }

@@ -12,6 +12,8 @@ create table clerk_sync.backfill_passes (
   pass_id text not null,
   started_at timestamptz not null default now(),
   next_offset integer not null default 0,
+  -- The last id applied: users resume after it (Clerk's `starting_after` cursor).
+  last_id text,
   -- Whether this pass records the ids it sees (needed to prune after it).
   track_seen boolean not null default false,
   completed_at timestamptz
@@ -56,7 +58,7 @@ begin
   insert into clerk_sync.backfill_passes as p (kind, pass_id, track_seen)
   values ($1, gen_random_uuid()::text, clerk_sync_backfill_begin.track_seen)
   on conflict on constraint backfill_passes_pkey do update
-    set pass_id = excluded.pass_id, started_at = now(), next_offset = 0,
+    set pass_id = excluded.pass_id, started_at = now(), next_offset = 0, last_id = null,
         track_seen = excluded.track_seen, completed_at = null
   returning * into v_pass;
   return to_jsonb(v_pass) || jsonb_build_object('resumed', false);
@@ -67,7 +69,7 @@ grant execute on function public.clerk_sync_backfill_begin(text, boolean, boolea
 
 -- Applies one page of a pass with the webhook upsert rules, records the ids it saw and moves the
 -- checkpoint past it — all in one transaction, so a killed run resumes exactly after its last page.
-create or replace function public.clerk_sync_backfill_page(kind text, pass_id text, next_offset integer, rows jsonb)
+create or replace function public.clerk_sync_backfill_page(kind text, pass_id text, next_offset integer, rows jsonb, last_id text default null)
 returns jsonb
 language plpgsql
 volatile
@@ -106,48 +108,54 @@ begin
     select $1, r ->> 'id', $2 from jsonb_array_elements($4) r
     on conflict on constraint backfill_seen_pkey do update set pass_id = excluded.pass_id;
   end if;
-  update clerk_sync.backfill_passes p set next_offset = $3 where p.kind = $1;
+  update clerk_sync.backfill_passes p set next_offset = $3, last_id = $5 where p.kind = $1;
   return v_result;
 end;
 $$;
-revoke execute on function public.clerk_sync_backfill_page(text, text, integer, jsonb) from public, anon, authenticated;
-grant execute on function public.clerk_sync_backfill_page(text, text, integer, jsonb) to service_role;
+revoke execute on function public.clerk_sync_backfill_page(text, text, integer, jsonb, text) from public, anon, authenticated;
+grant execute on function public.clerk_sync_backfill_page(text, text, integer, jsonb, text) to service_role;
 
--- Ids that a backfill's extra ids (`seen`, for dry runs that record nothing) plus
--- clerk_sync.backfill_seen do not account for: mirror rows of `kind` created before the pass
--- started that Clerk did not list. Candidates only: the CLI confirms each with Clerk before pruning.
-create or replace function public.clerk_sync_backfill_unseen(kind text, pass_id text, seen text[] default null, max_rows integer default 100000)
-returns table (id text)
+-- Mirror rows of `kind` created before the pass started that the pass did not see (in
+-- clerk_sync.backfill_seen, or in `seen` for dry runs, which record nothing). Candidates only:
+-- offset paging can skip an object deleted mid-pass, so the CLI confirms each with Clerk first.
+create or replace function public.clerk_sync_backfill_unseen(
+  kind text, pass_id text default null, seen text[] default null, started_at timestamptz default null)
+returns table (id text, organization_id text, user_id text)
 language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
 declare
-  v_pass clerk_sync.backfill_passes;
+  v_track boolean := false;
+  v_started timestamptz := $4;
 begin
-  select * into v_pass from clerk_sync.backfill_passes p where p.kind = $1 and p.pass_id = $2;
-  if not found or not (v_pass.track_seen or $3 is not null) then
+  if $2 is not null then
+    select p.track_seen, p.started_at into v_track, v_started
+    from clerk_sync.backfill_passes p where p.kind = $1 and p.pass_id = $2;
+  end if;
+  if v_started is null or not (v_track or $3 is not null) then
     raise exception 'clerk_sync_backfill_unseen: pass % of % recorded no ids', $2, $1 using errcode = '55000';
   end if;
   return query
-    select m.id from (
-      select u.id, u.created_at from public.users_public u where $1 = 'user'
+    select m.id, m.organization_id, m.user_id from (
+      select u.id, null::text as organization_id, null::text as user_id, u.created_at
+      from public.users_public u where $1 = 'user'
       union all
-      select o.id, o.created_at from public.organizations o where $1 = 'organization'
+      select o.id, null, null, o.created_at from public.organizations o where $1 = 'organization'
       union all
-      select om.id, om.created_at from public.organization_memberships om where $1 = 'membership'
+      select om.id, om.organization_id, om.user_id, om.created_at
+      from public.organization_memberships om where $1 = 'membership'
     ) m
-    where m.created_at < v_pass.started_at
-      and not (v_pass.track_seen and exists (
+    where m.created_at < v_started
+      and not (v_track and exists (
         select 1 from clerk_sync.backfill_seen s where s.kind = $1 and s.id = m.id and s.pass_id = $2))
       and not (m.id = any(coalesce($3, '{}')))
-    order by m.id
-    limit $4;
+    order by m.id;
 end;
 $$;
-revoke execute on function public.clerk_sync_backfill_unseen(text, text, text[], integer) from public, anon, authenticated;
-grant execute on function public.clerk_sync_backfill_unseen(text, text, text[], integer) to service_role;
+revoke execute on function public.clerk_sync_backfill_unseen(text, text, text[], timestamptz) from public, anon, authenticated;
+grant execute on function public.clerk_sync_backfill_unseen(text, text, text[], timestamptz) to service_role;
 
 -- Marks a pass complete (after its last page) and drops its seen ids unless a prune follows.
 create or replace function public.clerk_sync_backfill_finish(kind text, pass_id text, keep_seen boolean default false)

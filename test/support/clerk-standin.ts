@@ -1,0 +1,151 @@
+/**
+ * @module A local HTTP stand-in of Clerk's Backend API (test and benchmark support only): Clerk's
+ * shapes for the list endpoints the backfill uses, bearer auth, paging by offset and (users)
+ * `starting_after`, 404s, and an optional rate limit answering 429 with Retry-After.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { sampleEvent } from '../../src/core/samples.ts';
+
+type Obj = Record<string, unknown> & { id: string; created_at: number; updated_at: number };
+
+export interface ClerkData {
+  users: Obj[];
+  organizations: Obj[];
+  memberships: Obj[];
+}
+
+/** Generates `users` users and `organizations` organizations, each with `membersPerOrg` members. */
+export function generateClerkData(
+  counts: { users: number; organizations: number; membersPerOrg: number },
+  start = Date.UTC(2025, 0, 1),
+): ClerkData {
+  const users = Array.from({ length: counts.users }, (_, i) => {
+    const data = sampleEvent('user.created', { id: `user_${String(i).padStart(8, '0')}`, now: start + i })
+      .data as Obj;
+    return { ...data, first_name: `First${i}`, last_name: `Last${i}` };
+  });
+  const organizations = Array.from(
+    { length: counts.organizations },
+    (_, i) =>
+      sampleEvent('organization.created', { id: `org_${String(i).padStart(6, '0')}`, now: start + i })
+        .data as Obj,
+  );
+  const memberships = organizations.flatMap((org, o) =>
+    Array.from({ length: Math.min(counts.membersPerOrg, users.length) }, (_, m) => {
+      const user = users[(o * 7 + m) % users.length] as Obj;
+      const data = sampleEvent('organizationMembership.created', {
+        id: `orgmem_${String(o).padStart(6, '0')}_${String(m).padStart(4, '0')}`,
+        orgId: org.id,
+        userId: user.id,
+        now: start + o * counts.membersPerOrg + m,
+      }).data as Obj;
+      return data;
+    }),
+  );
+  return { users, organizations, memberships };
+}
+
+export interface ClerkStandin {
+  /** e.g. http://127.0.0.1:PORT/v1 — set CLERK_API_URL to it. */
+  url: string;
+  data: ClerkData;
+  stats: { requests: number; rateLimited: number; byPath: Record<string, number> };
+  /** Delay every answer by this many ms (to let tests race the backfill). */
+  latencyMs: number;
+  close(): Promise<void>;
+}
+
+const byCreated = (a: Obj, b: Obj) => a.created_at - b.created_at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(JSON.stringify(body));
+}
+const clerkError = (code: string, message: string) => ({
+  errors: [{ code, message, long_message: message }],
+});
+
+export async function startClerkStandin(options: {
+  secretKey: string;
+  data: ClerkData;
+  rate?: { requests: number; windowMs: number };
+  latencyMs?: number;
+}): Promise<ClerkStandin> {
+  const sent: number[] = [];
+  const standin: ClerkStandin = {
+    url: '',
+    data: options.data,
+    stats: { requests: 0, rateLimited: 0, byPath: {} },
+    latencyMs: options.latencyMs ?? 0,
+    close: async () => {},
+  };
+
+  function handle(req: IncomingMessage, res: ServerResponse) {
+    const url = new URL(req.url ?? '/', 'http://standin');
+    const path = url.pathname.replace(/^\/v1/, '');
+    standin.stats.requests++;
+    standin.stats.byPath[path.replace(/\/(user|org|orgmem)_[^/]+/, '/:id')] =
+      (standin.stats.byPath[path.replace(/\/(user|org|orgmem)_[^/]+/, '/:id')] ?? 0) + 1;
+    if (req.headers.authorization !== `Bearer ${options.secretKey}`)
+      return send(res, 401, clerkError('authentication_invalid', 'Invalid authentication'));
+    if (options.rate) {
+      const now = Date.now();
+      while (sent.length > 0 && (sent[0] as number) <= now - options.rate.windowMs) sent.shift();
+      if (sent.length >= options.rate.requests) {
+        standin.stats.rateLimited++;
+        const retryAfter = Math.max(1, Math.ceil(((sent[0] as number) + options.rate.windowMs - now) / 1000));
+        return send(res, 429, clerkError('too_many_requests', 'Too many requests'), {
+          'retry-after': String(retryAfter),
+        });
+      }
+      sent.push(now);
+    }
+    const limit = Number(url.searchParams.get('limit') ?? 10);
+    const offset = Number(url.searchParams.get('offset') ?? 0);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 500 || !Number.isInteger(offset) || offset < 0)
+      return send(res, 422, clerkError('form_param_value_invalid', 'limit must be 1..500'));
+    const page = (items: Obj[]) => {
+      const sorted = [...items].sort(byCreated);
+      const after = url.searchParams.get('starting_after');
+      const from = after ? sorted.findIndex((u) => u.id === after) + 1 : offset;
+      return sorted.slice(from, from + limit);
+    };
+    const one = (items: Obj[], id: string) => {
+      const found = items.find((o) => o.id === decodeURIComponent(id));
+      return found ? send(res, 200, found) : send(res, 404, clerkError('resource_not_found', 'not found'));
+    };
+    const { users, organizations, memberships } = standin.data;
+    let m: RegExpExecArray | null;
+    if (path === '/users') return send(res, 200, page(users));
+    if (path === '/users/count') return send(res, 200, { object: 'total_count', total_count: users.length });
+    if ((m = /^\/users\/([^/]+)$/.exec(path))) return one(users, m[1] as string);
+    if (path === '/organizations')
+      return send(res, 200, { data: page(organizations), total_count: organizations.length });
+    if (path === '/organization_memberships')
+      return send(res, 200, { data: page(memberships), total_count: memberships.length });
+    if ((m = /^\/organizations\/([^/]+)\/memberships$/.exec(path))) {
+      const orgId = decodeURIComponent(m[1] as string);
+      if (!organizations.some((o) => o.id === orgId))
+        return send(res, 404, clerkError('resource_not_found', 'not found'));
+      const userId = url.searchParams.get('user_id');
+      const of = memberships.filter(
+        (x) =>
+          (x.organization as Obj).id === orgId &&
+          (!userId || (x.public_user_data as { user_id: string }).user_id === userId),
+      );
+      return send(res, 200, { data: page(of), total_count: of.length });
+    }
+    if ((m = /^\/organizations\/([^/]+)$/.exec(path))) return one(organizations, m[1] as string);
+    return send(res, 404, clerkError('resource_not_found', `no route ${path}`));
+  }
+
+  const server = createServer((req, res) => {
+    if (standin.latencyMs > 0) setTimeout(() => handle(req, res), standin.latencyMs);
+    else handle(req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  standin.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+  standin.close = () => new Promise((resolve) => server.close(() => resolve()));
+  return standin;
+}
