@@ -116,27 +116,30 @@ export async function startClerkStandin(options: {
       return found ? send(res, 200, found) : send(res, 404, clerkError('resource_not_found', 'not found'));
     };
     const { users, organizations, memberships } = standin.data;
-    let m: RegExpExecArray | null;
+    const match = (re: RegExp) => re.exec(path)?.[1];
     if (path === '/users') return send(res, 200, page(users));
     if (path === '/users/count') return send(res, 200, { object: 'total_count', total_count: users.length });
-    if ((m = /^\/users\/([^/]+)$/.exec(path))) return one(users, m[1] as string);
+    const userId = match(/^\/users\/([^/]+)$/);
+    if (userId) return one(users, userId);
     if (path === '/organizations')
       return send(res, 200, { data: page(organizations), total_count: organizations.length });
     if (path === '/organization_memberships')
       return send(res, 200, { data: page(memberships), total_count: memberships.length });
-    if ((m = /^\/organizations\/([^/]+)\/memberships$/.exec(path))) {
-      const orgId = decodeURIComponent(m[1] as string);
+    const membersOf = match(/^\/organizations\/([^/]+)\/memberships$/);
+    if (membersOf) {
+      const orgId = decodeURIComponent(membersOf);
       if (!organizations.some((o) => o.id === orgId))
         return send(res, 404, clerkError('resource_not_found', 'not found'));
-      const userId = url.searchParams.get('user_id');
+      const member = url.searchParams.get('user_id');
       const of = memberships.filter(
         (x) =>
           (x.organization as Obj).id === orgId &&
-          (!userId || (x.public_user_data as { user_id: string }).user_id === userId),
+          (!member || (x.public_user_data as { user_id: string }).user_id === member),
       );
       return send(res, 200, { data: page(of), total_count: of.length });
     }
-    if ((m = /^\/organizations\/([^/]+)$/.exec(path))) return one(organizations, m[1] as string);
+    const orgId = match(/^\/organizations\/([^/]+)$/);
+    if (orgId) return one(organizations, orgId);
     return send(res, 404, clerkError('resource_not_found', `no route ${path}`));
   }
 
