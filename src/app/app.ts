@@ -140,8 +140,13 @@ export function createApp(deps: AppDeps): Hono {
       else log.info(line, 'webhook');
       return c.json({ outcome: answer.value });
 
-      function recordFailed(type: string, failure: string, payload: unknown): Promise<Result<Answer>> {
-        return within(deps.store.applyEvent({ eventId, type, failure, payload }), timeoutMs);
+      async function recordFailed(type: string, failure: string, payload: unknown): Promise<Result<Answer>> {
+        const stored = await within(deps.store.applyEvent({ eventId, type, failure, payload }), timeoutMs);
+        if (stored.ok || stored.error.retryable) return stored;
+        // The database cannot hold this payload (e.g. nested deeper than jsonb allows): keep the
+        // event as failed without it, rather than have Svix retry it for a day.
+        const reason = `${failure}; payload not stored: ${stored.error.message}`;
+        return within(deps.store.applyEvent({ eventId, type, failure: reason, payload: null }), timeoutMs);
       }
     },
   );

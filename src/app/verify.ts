@@ -1,7 +1,7 @@
 /**
  * @module Svix signature verification on the raw body, with the reason a delivery was refused.
  */
-import { Webhook, WebhookVerificationError } from 'svix';
+import { Webhook, WebhookVerificationError } from 'svix/dist/webhook.js';
 
 /** Which check a refused delivery failed (logged; the sender only ever sees a fixed 401). */
 export type VerifyFailure =

@@ -109,6 +109,17 @@ function rawObjectId({ data }: Record<string, unknown>): string | null {
  * }
  */
 export function interpret(payload: unknown): Interpreted {
+  try {
+    return interpretOrThrow(payload);
+  } catch (error) {
+    // A signed body nested deeper than the validators' recursion (zod's z.json()) allows.
+    if (!(error instanceof RangeError)) throw error;
+    const type = isRecord(payload) && typeof payload.type === 'string' ? payload.type : 'unknown';
+    return { kind: 'invalid', type, error: 'payload nested too deeply to validate', objectId: null };
+  }
+}
+
+function interpretOrThrow(payload: unknown): Interpreted {
   const { type } = isRecord(payload) ? payload : {};
   if (!isRecord(payload) || typeof type !== 'string') return NOT_AN_EVENT;
   if (!isMirroredEventType(type)) {
