@@ -51,12 +51,19 @@ export function pgDatabase(connectionString: string, options: PgOptions = {}): D
   async function withClient<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await pool.connect();
     let broken: Error | undefined;
+    // A checked-out client whose backend goes away (pg_terminate_backend, a restart) emits 'error'
+    // after the failed query; unheard, that would crash the process. The query already failed.
+    const onError = (error: Error) => {
+      broken = error;
+    };
+    client.on('error', onError);
     try {
       return await fn(client);
     } catch (error) {
       broken = error instanceof Error ? error : new Error(String(error));
       throw error;
     } finally {
+      client.removeListener('error', onError);
       client.release(broken);
     }
   }

@@ -1,6 +1,6 @@
 /**
- * @module Builds the Node runtime's dependencies from the parsed config: the store (Postgres or
- * the embedded PGlite, migrated at start), and on the embedded default a dev signing secret.
+ * @module Builds the Node runtime's dependencies from the parsed config: the store (Postgres, supabase-js,
+ * or the embedded PGlite, migrated at start), and on the embedded default a dev signing secret.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -8,6 +8,7 @@ import type { Config } from '../core/config.ts';
 import { createStore, type Store } from '../core/store.ts';
 import { migrate } from '../db/migrate.ts';
 import { sqlRpc } from '../db/sql-rpc.ts';
+import { supabaseStore } from '../store/supabase.ts';
 import { DATA_DIR, openDatabase } from './database.ts';
 
 export const SECRET_FILE = `${DATA_DIR}/signing-secret`;
@@ -34,8 +35,13 @@ export async function devSigningSecret(): Promise<string> {
  * @example const { store, signingSecret } = await nodeDeps(parseConfig(process.env, { signingSecret: true }));
  */
 export async function nodeDeps(config: Config): Promise<NodeDeps> {
-  if (config.database.kind === 'supabase')
-    throw new Error('the supabase-js store is not available on Node yet: set DATABASE_URL instead');
+  if (config.database.kind === 'supabase') {
+    if (config.signingSecret === undefined)
+      throw new Error(
+        'CLERK_WEBHOOK_SIGNING_SECRET is missing: set it to the whsec_… signing secret of your Clerk webhook endpoint',
+      );
+    return { store: supabaseStore(config.database), signingSecret: config.signingSecret, devSecret: false };
+  }
   const db = await openDatabase(config.database);
   if (config.database.kind === 'embedded') await migrate(db);
   const store = createStore(sqlRpc(db), () => db.close());

@@ -1,0 +1,9 @@
+import { configDefaults, defineConfig } from 'vitest/config';
+
+// The main suite. The real-runtime smoke suites (workerd, Deno) under test/edge/ run apart:
+// `npm run test:edge` (vitest.edge.config.ts).
+export default defineConfig({
+  test: {
+    exclude: [...configDefaults.exclude, 'test/edge/**'],
+  },
+});
