@@ -5,5 +5,7 @@ import { configDefaults, defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     exclude: [...configDefaults.exclude, 'test/edge/**'],
+    // Every test file's log lines are checked for secrets and personal data after it runs.
+    setupFiles: ['test/support/log-audit.ts'],
   },
 });

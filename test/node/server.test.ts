@@ -27,7 +27,7 @@ describe('npm start on the embedded default', () => {
   let output = '';
   const env = () => {
     const { DATABASE_URL: _a, SUPABASE_URL: _b, CLERK_WEBHOOK_SIGNING_SECRET: _c, ...rest } = process.env;
-    return { ...rest, PORT: String(port), LOG_LEVEL: 'info' };
+    return { ...rest, PORT: String(port), LOG_LEVEL: 'debug' };
   };
 
   beforeAll(async () => {
@@ -73,6 +73,10 @@ describe('npm start on the embedded default', () => {
 
     server.kill('SIGTERM');
     await expect.poll(() => server.exitCode, { timeout: 10_000 }).toBe(0);
+    // Its log lines (JSON, at debug level) carry no secret or personal data; only the banner shows the dev secret.
+    const logLines = output.split('\n').filter((l) => l.startsWith('{'));
+    expect(logLines.length).toBeGreaterThan(1);
+    expect(logLines.join('\n')).not.toMatch(/whsec_|@example\.com|\+1555|"first_name"/);
     const db = await pgliteDatabase(join(dir, '.data/pglite'));
     try {
       expect((await db.query('select id from public.users_public')).rows).toEqual([{ id: 'user_starttest' }]);

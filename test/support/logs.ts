@@ -1,9 +1,14 @@
 /**
- * @module A real pino logger writing into memory, so tests can read every line it wrote.
+ * @module A real pino logger writing into memory, so tests can read every line it wrote. Every
+ * capture is also audited after its test file (test/support/log-audit.ts) for secrets and
+ * personal data.
  */
 import { Writable } from 'node:stream';
 import type { Logger } from '../../src/core/logger.ts';
 import { createLogger } from '../../src/node/logger.ts';
+
+/** All log text written through captureLogs in this test file. */
+export const capturedText: string[] = [];
 
 export function captureLogs(level: 'debug' | 'info' = 'debug'): {
   logger: Logger;
@@ -14,6 +19,7 @@ export function captureLogs(level: 'debug' | 'info' = 'debug'): {
   const sink = new Writable({
     write(chunk, _enc, done) {
       chunks.push(String(chunk));
+      capturedText.push(String(chunk));
       done();
     },
   });
