@@ -127,6 +127,7 @@ async function backfillKind(
   });
 
   for await (const page of pages) {
+    o.signal?.throwIfAborted();
     const rows: RowOf[typeof objectKind][] = [];
     for (const item of page.items) {
       const converted = toRow[kind](item);

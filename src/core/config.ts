@@ -2,7 +2,7 @@
  * @module Configuration, parsed once from the environment at start-up. One error names every
  * missing or malformed variable and what to set; nothing deeper reads the environment.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export type Env = Record<string, string | undefined>;
 

@@ -5,7 +5,7 @@
  * shapes), strict where a wrong row would follow (ids, epoch-ms timestamps). Unknown fields are
  * kept as JSON (`catchall(z.json())`, a typed `looseObject`) so they can land in `attrs`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 const id = z.string().min(1);
 /** The largest time a JS Date holds; beyond it `toISOString()` throws. */

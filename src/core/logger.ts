@@ -11,6 +11,29 @@ export interface Logger {
   error(obj: object, msg?: string): void;
 }
 
+/** Keys whose values never reach a log line, wherever they appear (pino: one or two levels deep; the edge console sink: any depth). */
+export const REDACTED_KEYS = [
+  'secret',
+  'signingSecret',
+  'serviceKey',
+  'secretKey',
+  'authorization',
+  'apikey',
+  'password',
+  'email',
+  'email_address',
+  'phone',
+  'phone_number',
+  'first_name',
+  'last_name',
+  'username',
+  'public_metadata',
+  'private_metadata',
+  'unsafe_metadata',
+  'payload',
+  'body',
+];
+
 /** A logger that drops everything. */
 export const silentLogger: Logger = {
   child: () => silentLogger,

@@ -3,30 +3,9 @@
  */
 import pino from 'pino';
 import type { Config } from '../core/config.ts';
-import type { Logger } from '../core/logger.ts';
+import { type Logger, REDACTED_KEYS } from '../core/logger.ts';
 
-/** Keys whose values never reach a log line, wherever they appear (one or two levels deep). */
-export const REDACTED_KEYS = [
-  'secret',
-  'signingSecret',
-  'serviceKey',
-  'secretKey',
-  'authorization',
-  'apikey',
-  'password',
-  'email',
-  'email_address',
-  'phone',
-  'phone_number',
-  'first_name',
-  'last_name',
-  'username',
-  'public_metadata',
-  'private_metadata',
-  'unsafe_metadata',
-  'payload',
-  'body',
-];
+export { REDACTED_KEYS };
 
 /**
  * Creates the process logger.

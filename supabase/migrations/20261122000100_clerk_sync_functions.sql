@@ -50,6 +50,33 @@ begin
 end;
 $$;
 
+-- Locks the objects a batch of rows writes: each row's own object exclusively and, for
+-- memberships, their organization and user shared (so a concurrent delete of either waits).
+create or replace function clerk_sync.lock_rows(p_kind text, p_rows jsonb)
+returns void
+language sql
+volatile
+set search_path = ''
+as $$
+  select clerk_sync.lock_objects(
+    array(select clerk_sync.object_key(p_kind, r ->> 'id') from jsonb_array_elements(p_rows) r),
+    case when p_kind = 'membership' then
+      array(select clerk_sync.object_key('organization', r ->> 'organization_id') from jsonb_array_elements(p_rows) r
+            union
+            select clerk_sync.object_key('user', r ->> 'user_id') from jsonb_array_elements(p_rows) r)
+    else '{}' end)
+$$;
+
+-- Locks objects of one kind by id, exclusively (deletes).
+create or replace function clerk_sync.lock_ids(p_kind text, p_ids text[])
+returns void
+language sql
+volatile
+set search_path = ''
+as $$
+  select clerk_sync.lock_objects(array(select clerk_sync.object_key(p_kind, i) from unnest(p_ids) i), '{}')
+$$;
+
 -- Upserts users (public row, private row, private metadata); caller holds the locks.
 create or replace function clerk_sync.upsert_users(p_rows jsonb)
 returns jsonb
@@ -341,8 +368,7 @@ security definer
 set search_path = ''
 as $$
 begin
-  perform clerk_sync.lock_objects(
-    array(select clerk_sync.object_key('user', r ->> 'id') from jsonb_array_elements(rows) r), '{}');
+  perform clerk_sync.lock_rows('user', rows);
   return clerk_sync.upsert_users(rows);
 end;
 $$;
@@ -358,8 +384,7 @@ security definer
 set search_path = ''
 as $$
 begin
-  perform clerk_sync.lock_objects(
-    array(select clerk_sync.object_key('organization', r ->> 'id') from jsonb_array_elements(rows) r), '{}');
+  perform clerk_sync.lock_rows('organization', rows);
   return clerk_sync.upsert_organizations(rows);
 end;
 $$;
@@ -375,11 +400,7 @@ security definer
 set search_path = ''
 as $$
 begin
-  perform clerk_sync.lock_objects(
-    array(select clerk_sync.object_key('membership', r ->> 'id') from jsonb_array_elements(rows) r),
-    array(select clerk_sync.object_key('organization', r ->> 'organization_id') from jsonb_array_elements(rows) r
-          union
-          select clerk_sync.object_key('user', r ->> 'user_id') from jsonb_array_elements(rows) r));
+  perform clerk_sync.lock_rows('membership', rows);
   return clerk_sync.upsert_memberships(rows);
 end;
 $$;
@@ -395,7 +416,7 @@ security definer
 set search_path = ''
 as $$
 begin
-  perform clerk_sync.lock_objects(array(select clerk_sync.object_key('user', i) from unnest(ids) i), '{}');
+  perform clerk_sync.lock_ids('user', ids);
   return clerk_sync.delete_users(ids);
 end;
 $$;
@@ -411,7 +432,7 @@ security definer
 set search_path = ''
 as $$
 begin
-  perform clerk_sync.lock_objects(array(select clerk_sync.object_key('organization', i) from unnest(ids) i), '{}');
+  perform clerk_sync.lock_ids('organization', ids);
   return clerk_sync.delete_organizations(ids);
 end;
 $$;
@@ -427,7 +448,7 @@ security definer
 set search_path = ''
 as $$
 begin
-  perform clerk_sync.lock_objects(array(select clerk_sync.object_key('membership', i) from unnest(ids) i), '{}');
+  perform clerk_sync.lock_ids('membership', ids);
   return clerk_sync.delete_memberships(ids);
 end;
 $$;
@@ -457,6 +478,7 @@ set search_path = ''
 as $$
 declare
   v_object text := data ->> 'id';
+  v_kind text;
   v_user text;
   v_prior text;
   v_result jsonb;
@@ -486,20 +508,16 @@ begin
     raise exception 'clerk_sync_apply_event: data.id is required for %', event_type using errcode = '22023';
   end if;
 
-  case event_type
-    when 'user.created', 'user.updated', 'user.deleted' then
-      v_user := v_object;
-      perform clerk_sync.lock_objects(array[clerk_sync.object_key('user', v_object)], '{}');
-    when 'organization.created', 'organization.updated', 'organization.deleted' then
-      perform clerk_sync.lock_objects(array[clerk_sync.object_key('organization', v_object)], '{}');
-    when 'organizationMembership.created', 'organizationMembership.updated', 'organizationMembership.deleted' then
-      v_user := data ->> 'user_id';
-      perform clerk_sync.lock_objects(array[clerk_sync.object_key('membership', v_object)],
-        array[clerk_sync.object_key('organization', data ->> 'organization_id'),
-              clerk_sync.object_key('user', v_user)]);
-    else
-      raise exception 'clerk_sync_apply_event: unsupported event type %', event_type using errcode = '22023';
-  end case;
+  v_kind := case split_part(event_type, '.', 1)
+    when 'user' then 'user'
+    when 'organization' then 'organization'
+    when 'organizationMembership' then 'membership'
+  end;
+  if v_kind is null or split_part(event_type, '.', 2) not in ('created', 'updated', 'deleted') then
+    raise exception 'clerk_sync_apply_event: unsupported event type %', event_type using errcode = '22023';
+  end if;
+  v_user := case v_kind when 'user' then v_object when 'membership' then data ->> 'user_id' end;
+  perform clerk_sync.lock_rows(v_kind, jsonb_build_array(data));
 
   -- Idempotency: the locks above serialize deliveries of the same object, so a concurrent
   -- duplicate waits here and then sees the first one's ledger row.

@@ -86,22 +86,12 @@ begin
       using errcode = '55000';
   end if;
 
-  if $1 = 'user' then
-    perform clerk_sync.lock_objects(
-      array(select clerk_sync.object_key('user', r ->> 'id') from jsonb_array_elements($4) r), '{}');
-    v_result := clerk_sync.upsert_users($4);
-  elsif $1 = 'organization' then
-    perform clerk_sync.lock_objects(
-      array(select clerk_sync.object_key('organization', r ->> 'id') from jsonb_array_elements($4) r), '{}');
-    v_result := clerk_sync.upsert_organizations($4);
-  else
-    perform clerk_sync.lock_objects(
-      array(select clerk_sync.object_key('membership', r ->> 'id') from jsonb_array_elements($4) r),
-      array(select clerk_sync.object_key('organization', r ->> 'organization_id') from jsonb_array_elements($4) r
-            union
-            select clerk_sync.object_key('user', r ->> 'user_id') from jsonb_array_elements($4) r));
-    v_result := clerk_sync.upsert_memberships($4);
-  end if;
+  perform clerk_sync.lock_rows($1, $4);
+  v_result := case $1
+    when 'user' then clerk_sync.upsert_users($4)
+    when 'organization' then clerk_sync.upsert_organizations($4)
+    else clerk_sync.upsert_memberships($4)
+  end;
 
   if v_pass.track_seen then
     insert into clerk_sync.backfill_seen as s (kind, id, pass_id)
