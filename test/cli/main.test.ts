@@ -45,7 +45,7 @@ describe('clerk-sync', () => {
     ['send-test-event without a type', ['send-test-event'], {}, /give an event type/],
     [
       'send-test-event to nobody',
-      ['send-test-event', 'user.created', '--url', 'http://127.0.0.1:9/x'],
+      ['send-test-event', 'user.created', '--url', 'http://127.0.0.1:9/x', '--wait', '0.5'],
       { CLERK_WEBHOOK_SIGNING_SECRET: 'whsec_AAAA' },
       /cannot reach http:\/\/127\.0\.0\.1:9\/x/,
     ],

@@ -20,12 +20,13 @@ async function signingSecret(env: Record<string, string | undefined>): Promise<s
 
 export const sendTestEvent: Command = {
   summary: 'post a signed sample event to a running receiver',
-  usage: `clerk-sync send-test-event <type> [--url URL] [--id ID] [--user-id ID] [--org-id ID] [--json]\n\ntypes: ${MIRRORED_EVENT_TYPES.join(', ')}`,
+  usage: `clerk-sync send-test-event <type> [--url URL] [--id ID] [--user-id ID] [--org-id ID] [--wait SECONDS] [--json]\n\ntypes: ${MIRRORED_EVENT_TYPES.join(', ')}`,
   options: {
     url: { type: 'string' },
     id: { type: 'string' },
     'user-id': { type: 'string' },
     'org-id': { type: 'string' },
+    wait: { type: 'string' },
     json: { type: 'boolean' },
   },
   async run({ values, positionals }, env, io) {
@@ -46,21 +47,17 @@ export const sendTestEvent: Command = {
     const msgId = `msg_test_${crypto.randomUUID().replaceAll('-', '')}`;
     const now = new Date();
     const signature = new Webhook(secret).sign(msgId, now, body);
-    let response: Response;
-    try {
-      response = await fetch(url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'svix-id': msgId,
-          'svix-timestamp': String(Math.floor(now.getTime() / 1000)),
-          'svix-signature': signature,
-        },
-        body,
-      });
-    } catch {
-      throw new CliError(`cannot reach ${url}: is the receiver running (npm start)? Set --url otherwise`);
-    }
+    const init = {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'svix-id': msgId,
+        'svix-timestamp': String(Math.floor(now.getTime() / 1000)),
+        'svix-signature': signature,
+      },
+      body,
+    };
+    const response = await postWhenUp(url, init, Number(values.wait ?? 5) * 1000);
     const answer = await response.text();
     const objectId = (event.data as { id: string }).id;
     if (values.json)
@@ -83,6 +80,20 @@ export const sendTestEvent: Command = {
     return 0;
   },
 };
+
+/** Posts, waiting up to `waitMs` for a receiver that is still starting (connection refused). */
+async function postWhenUp(url: string, init: RequestInit, waitMs: number): Promise<Response> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      return await fetch(url, init);
+    } catch {
+      if (Date.now() >= deadline)
+        throw new CliError(`cannot reach ${url}: is the receiver running (npm start)? Set --url otherwise`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}
 
 function safeJson(text: string): unknown {
   try {
