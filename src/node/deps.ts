@@ -5,11 +5,9 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import type { Config } from '../core/config.ts';
-import { createStore, type Store } from '../core/store.ts';
-import { migrate } from '../db/migrate.ts';
-import { sqlRpc } from '../db/sql-rpc.ts';
-import { supabaseStore } from '../store/supabase.ts';
-import { DATA_DIR, openDatabase } from './database.ts';
+import type { Store } from '../core/store.ts';
+import { DATA_DIR } from './database.ts';
+import { openStore } from './store.ts';
 
 export const SECRET_FILE = `${DATA_DIR}/signing-secret`;
 
@@ -31,20 +29,12 @@ export async function devSigningSecret(): Promise<string> {
 }
 
 /**
- * Opens the store for `config`.
+ * Opens the store for `config` and settles the signing secret (parseConfig has already required
+ * one everywhere but on the embedded default).
  * @example const { store, signingSecret } = await nodeDeps(parseConfig(process.env, { signingSecret: true }));
  */
 export async function nodeDeps(config: Config): Promise<NodeDeps> {
-  if (config.database.kind === 'supabase') {
-    if (config.signingSecret === undefined)
-      throw new Error(
-        'CLERK_WEBHOOK_SIGNING_SECRET is missing: set it to the whsec_… signing secret of your Clerk webhook endpoint',
-      );
-    return { store: supabaseStore(config.database), signingSecret: config.signingSecret, devSecret: false };
-  }
-  const db = await openDatabase(config.database);
-  if (config.database.kind === 'embedded') await migrate(db);
-  const store = createStore(sqlRpc(db), () => db.close());
+  const store = await openStore(config);
   const devSecret = config.signingSecret === undefined;
   return { store, signingSecret: config.signingSecret ?? (await devSigningSecret()), devSecret };
 }

@@ -5,11 +5,13 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app/app.ts';
 import { type BackfillOptions, KINDS, runBackfill } from '../../src/backfill/backfill.ts';
 import { createClerkApi } from '../../src/clerk/api.ts';
+import { main } from '../../src/cli/main.ts';
 import { silentLogger } from '../../src/core/logger.ts';
 import { createStore, type Store } from '../../src/core/store.ts';
 import { sqlRpc } from '../../src/db/sql-rpc.ts';
 import { type ClerkStandin, generateClerkData, startClerkStandin } from '../support/clerk-standin.ts';
 import { onServer, openTestDatabase, type TestDatabase } from '../support/db.ts';
+import { startPostgrest } from '../support/postgrest.ts';
 import { post, SECRET, signed } from '../support/webhooks.ts';
 
 const SECRET_KEY = 'sk_test_standin';
@@ -228,6 +230,30 @@ describe('backfill into the mirror', () => {
     const [users] = await backfill({ kinds: ['users'] });
     expect(users).toMatchObject({ fetched: 1_234, inserted: 1_233, failed: 1 });
     expect(users?.errors).toEqual([expect.stringMatching(/^user_00000005: updated_at/)]);
+  });
+});
+
+describe('clerk-sync backfill over supabase-js (SUPABASE_URL + service role key)', () => {
+  it('pages Clerk into the mirror through PostgREST, one RPC per page', async () => {
+    const rest = await startPostgrest(t.db);
+    try {
+      const out: string[] = [];
+      const code = await main(
+        ['backfill', '--json'],
+        {
+          SUPABASE_URL: rest.url,
+          SUPABASE_SERVICE_ROLE_KEY: rest.serviceKey,
+          CLERK_SECRET_KEY: SECRET_KEY,
+          CLERK_API_URL: clerk.url,
+        },
+        { out: (l) => out.push(l), err: () => {} },
+      );
+      expect(code).toBe(0);
+      await expectMirrorEqualsClerk();
+      expect(rest.calls.filter((c) => c === 'clerk_sync_backfill_page')).toHaveLength(3 + 1 + 2);
+    } finally {
+      await rest.close();
+    }
   });
 });
 
