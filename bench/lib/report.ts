@@ -1,0 +1,330 @@
+/**
+ * @module The issue's targets checked against a run's results, and the Markdown report.
+ */
+import type { BackfillResult } from '../sections/backfill.ts';
+import type { PhaseResult, ReceiverResult, Variant } from '../sections/receiver.ts';
+import type { RejectionResult } from '../sections/rejection.ts';
+import type { RlsResult } from '../sections/rls.ts';
+
+export interface RunInfo {
+  mode: 'quick' | 'full';
+  startedAt: string;
+  durationS: number;
+  commit: string;
+  node: string;
+  postgres: string;
+  cpus: string;
+  memoryGb: number;
+  /** 1-minute load average at the start and at the end: other work on the machine shows here. */
+  loadAverage: [number, number];
+}
+
+export interface Results {
+  run: RunInfo;
+  receiver?: ReceiverResult;
+  ratios?: Ratio[];
+  rejection?: RejectionResult;
+  backfill?: BackfillResult;
+  rls?: RlsResult;
+  targets: Target[];
+}
+
+export interface Ratio {
+  concurrency: number;
+  oursShareOfLimit: number;
+  oursVsMinimal: number;
+  oursVsNaive: number;
+}
+
+export interface Target {
+  area: string;
+  target: string;
+  measured: string;
+  /** null: not measured in this run (e.g. a size --quick leaves out). */
+  pass: boolean | null;
+  /** How far off a miss is, or a caveat. */
+  note?: string;
+}
+
+const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
+const f0 = (x: number) => x.toFixed(0);
+const f2 = (x: number) => x.toFixed(2);
+
+function phase(r: ReceiverResult, variant: Variant, c: number): PhaseResult | undefined {
+  return r.phases.find((p) => p.variant === variant && p.concurrency === c);
+}
+
+export function ratios(r: ReceiverResult): Ratio[] {
+  const cs = [...new Set(r.phases.map((p) => p.concurrency))];
+  return cs.flatMap((c) => {
+    const [limit, ours, minimal, naive] = (['limit', 'ours', 'minimal', 'naive'] as const).map((v) =>
+      phase(r, v, c),
+    );
+    if (!limit || !ours || !minimal || !naive) return [];
+    return [
+      {
+        concurrency: c,
+        oursShareOfLimit: ours.perSecond / limit.perSecond,
+        oursVsMinimal: ours.perSecond / minimal.perSecond,
+        oursVsNaive: ours.perSecond / naive.perSecond,
+      },
+    ];
+  });
+}
+
+/** The issue's targets, in its order. */
+export function targets(res: Omit<Results, 'targets'>): Target[] {
+  const t: Target[] = [];
+  const r = res.receiver;
+  if (r) {
+    const c16 = res.ratios?.find((x) => x.concurrency === 16);
+    const ours16 = phase(r, 'ours', 16);
+    if (c16 && ours16) {
+      t.push({
+        area: 'Receiver (c=16)',
+        target: '≥ 80 % of the limit',
+        measured: pct(c16.oursShareOfLimit),
+        pass: c16.oursShareOfLimit >= 0.8,
+        ...(c16.oursShareOfLimit < 0.8
+          ? { note: `${((0.8 - c16.oursShareOfLimit) * 100).toFixed(1)} points short` }
+          : {}),
+      });
+      t.push({
+        area: 'Receiver (c=16)',
+        target: '≥ 0.9× the minimal receiver',
+        measured: `${f2(c16.oursVsMinimal)}×`,
+        pass: c16.oursVsMinimal >= 0.9,
+        ...(c16.oursVsMinimal < 0.9 ? { note: `${f2(0.9 - c16.oursVsMinimal)}× short` } : {}),
+      });
+      t.push({
+        area: 'Receiver (c=16)',
+        target: 'p99 ≤ 30 ms',
+        measured: `${f2(ours16.latencyMs.p99)} ms`,
+        pass: ours16.latencyMs.p99 <= 30,
+        ...(ours16.latencyMs.p99 > 30 ? { note: `${f2(ours16.latencyMs.p99 - 30)} ms over` } : {}),
+      });
+    }
+    const ours = r.phases.filter((p) => p.variant === 'ours');
+    const worst = Math.max(...ours.map((p) => p.db.roundTripsPerEvent));
+    const calls = Math.max(...ours.map((p) => p.db.entryPointCallsPerEvent));
+    t.push({
+      area: 'Receiver',
+      target: 'exactly one database round trip per event',
+      measured: `${worst.toFixed(3)} transactions/event (worst concurrency), ${calls.toFixed(3)} entry-point calls/event`,
+      // Autovacuum's transactions land in the same counter: allow it a hair.
+      pass: worst <= 1.01 && calls <= 1.001,
+    });
+  }
+  const rej = res.rejection?.cases.find((c) => c.case === 'bad signature');
+  if (rej)
+    t.push({
+      area: 'Receiver',
+      target: 'bad-signature rejection < 0.1 ms CPU',
+      measured: `${rej.cpuMsPerRequest.toFixed(4)} ms`,
+      pass: rej.cpuMsPerRequest < 0.1,
+      ...(rej.cpuMsPerRequest >= 0.1 ? { note: `${(rej.cpuMsPerRequest - 0.1).toFixed(4)} ms over` } : {}),
+    });
+  const b = res.backfill;
+  if (b) {
+    const share = b.large.usersPerSecond / b.copy.usersPerSecond;
+    const multiple = b.large.usersPerSecond / b.baseline.usersPerSecond;
+    t.push({
+      area: 'Backfill',
+      target: '≥ 50 % of the COPY rate',
+      measured: `${pct(share)} (${f0(b.large.usersPerSecond)} vs ${f0(b.copy.usersPerSecond)} users/s)`,
+      pass: share >= 0.5,
+      ...(share < 0.5 ? { note: `${((0.5 - share) * 100).toFixed(1)} points short` } : {}),
+    });
+    t.push({
+      area: 'Backfill',
+      target: '≥ 10× the per-user baseline',
+      measured: `${multiple.toFixed(1)}× (baseline ${f0(b.baseline.usersPerSecond)} users/s)`,
+      pass: multiple >= 10,
+    });
+    const full = b.large.size.users >= 100_000;
+    t.push({
+      area: 'Backfill',
+      target: 'peak RSS ≤ 200 MB at 100k users',
+      measured: `${f0(b.large.peakRssMb)} MB at ${b.large.size.users.toLocaleString('en')} users`,
+      pass: full ? b.large.peakRssMb <= 200 : null,
+      ...(full ? {} : { note: 'quick run: largest size is below 100k' }),
+    });
+    const growth = b.large.peakRssMb / b.small.peakRssMb - 1;
+    t.push({
+      area: 'Backfill',
+      target: `flat RSS from ${b.small.size.users.toLocaleString('en')} to ${b.large.size.users.toLocaleString('en')} users (≤ +25 %)`,
+      measured: `${f0(b.small.peakRssMb)} → ${f0(b.large.peakRssMb)} MB (${growth >= 0 ? '+' : ''}${pct(growth)})`,
+      pass: growth <= 0.25,
+    });
+    const rl = b.rateLimited;
+    const judged = rl.steadyShareOfCeiling ?? rl.shareOfCeiling;
+    t.push({
+      area: 'Backfill, dev rate limit',
+      target: `≥ 90 % of ${f0(b.ceilingUsersPerSecond)} users/s`,
+      measured:
+        rl.steadyShareOfCeiling === null
+          ? `${pct(rl.shareOfCeiling)} over the whole run (${(rl.totalMs / 1000).toFixed(1)} s)`
+          : `${pct(rl.steadyShareOfCeiling)} steady (10–20 s window); ${pct(rl.shareOfCeiling)} over the whole run`,
+      pass: judged >= 0.9,
+      ...(rl.steadyShareOfCeiling === null
+        ? { note: 'run shorter than two windows: the first window’s burst inflates the whole-run rate' }
+        : judged < 0.9
+          ? { note: `${((0.9 - judged) * 100).toFixed(1)} points short` }
+          : {}),
+    });
+    t.push({
+      area: 'Backfill, dev rate limit',
+      target: 'no 429 after the first window',
+      measured: `${rl.rateLimited} × 429 in all, ${rl.rateLimitedAfterFirstWindow} after the first 10 s`,
+      pass: rl.rateLimitedAfterFirstWindow === 0,
+    });
+  }
+  const rls = res.rls;
+  if (rls) {
+    t.push({
+      area: 'RLS',
+      target: "a user's select as authenticated uses the index",
+      measured: rls.usesIndex ? 'index scan on the owner column (plan below)' : 'no index scan (plan below)',
+      pass: rls.usesIndex,
+    });
+    const full = rls.rows >= 1_000_000;
+    t.push({
+      area: 'RLS',
+      target: `within 2× of the service role (${rls.rows.toLocaleString('en')} rows)`,
+      measured: `×${f2(rls.ratio)} (p50 ${rls.authenticatedMs.p50.toFixed(3)} vs ${rls.serviceRoleMs.p50.toFixed(3)} ms); server-side ×${f2(rls.execRatio)}`,
+      pass: rls.ratio <= 2,
+      ...(full ? {} : { note: 'quick run: fewer rows than 1,000,000' }),
+    });
+  }
+  return t;
+}
+
+const verdict = (p: boolean | null) => (p === null ? 'n/a' : p ? 'PASS' : 'MISS');
+
+export function markdown(res: Results): string {
+  const lines: string[] = [];
+  const { run } = res;
+  lines.push(
+    '# Benchmark results',
+    '',
+    `\`npm run bench${run.mode === 'quick' ? ' -- --quick' : ''}\` — ${run.mode === 'quick' ? '**quick run (sizes scaled down, shorter load)**' : 'full run'}, ${run.startedAt}, ${run.durationS.toFixed(0)} s.`,
+    `Commit ${run.commit}; Node ${run.node}; ${run.postgres}; ${run.cpus}; ${run.memoryGb.toFixed(0)} GB RAM.`,
+    `Load generator, receivers, the Clerk stand-in and Postgres all share this machine; its 1-minute load average was ${run.loadAverage[0].toFixed(2)} at the start and ${run.loadAverage[1].toFixed(2)} at the end (other work on the machine shows there, and in the figures).`,
+    '',
+    '## Targets (issue 7)',
+    '',
+    '| Area | Target | Measured | Verdict |',
+    '| --- | --- | --- | --- |',
+    ...res.targets.map(
+      (t) =>
+        `| ${t.area} | ${t.target} | ${t.measured}${t.note ? ` — ${t.note}` : ''} | **${verdict(t.pass)}** |`,
+    ),
+  );
+  const r = res.receiver;
+  if (r) {
+    lines.push(
+      '',
+      '## Webhook receiver',
+      '',
+      `Closed loop, ${r.durationMs / 1000} s per phase after a warm-up, pre-signed deliveries of ${f0(r.meanBodyBytes)} bytes on average (${r.mix.map(([t, w]) => `${w} % ${t}`).join(', ')}); every variant uses a pool of ${r.poolSize} connections. CPU ms/event is the receiver's processes' (user + system, from /proc; the calling process's for the limit). Round trips are counted server-side: transactions of the scratch database (pg_stat_database, minus connection start-ups and the bench's own reads) per event, and calls of \`clerk_sync_apply_event\` (pg_stat_user_functions).`,
+      '',
+      '| c | variant | events/s | p50 ms | p99 ms | share of limit | transactions/event | CPU ms/event | outcomes |',
+      '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    );
+    for (const p of r.phases) {
+      const limit = phase(r, 'limit', p.concurrency);
+      lines.push(
+        `| ${p.concurrency} | ${p.variant} | ${f0(p.perSecond)} | ${f2(p.latencyMs.p50)} | ${f2(p.latencyMs.p99)} | ${limit ? pct(p.perSecond / limit.perSecond) : ''} | ${p.db.roundTripsPerEvent.toFixed(3)} | ${p.cpuMsPerEvent.toFixed(2)} | ${Object.entries(
+          p.outcomes,
+        )
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')} |`,
+      );
+    }
+    lines.push('', '| c | ours / limit | ours / minimal | ours / naive |', '| ---: | ---: | ---: | ---: |');
+    for (const x of res.ratios ?? [])
+      lines.push(
+        `| ${x.concurrency} | ${pct(x.oursShareOfLimit)} | ${f2(x.oursVsMinimal)}× | ${f2(x.oursVsNaive)}× |`,
+      );
+  }
+  if (res.rejection) {
+    lines.push(
+      '',
+      '## Refused deliveries',
+      '',
+      `CPU per request through \`createApp\` (process.cpuUsage over ${res.rejection.cases[0]?.requests ?? 0} requests after a warm-up; ${res.rejection.bodyBytes}-byte body; the warn line written to /dev/null). svix's \`verify\` alone on the same bad signature: ${res.rejection.svixOnlyCpuMsPerRequest.toFixed(4)} ms (its HMAC-SHA256 is pure JavaScript); the same check with node:crypto's native HMAC: ${res.rejection.nativeHmacCpuMsPerRequest.toFixed(4)} ms.`,
+      '',
+      '| case | CPU ms/request | wall ms/request |',
+      '| --- | ---: | ---: |',
+      ...res.rejection.cases.map(
+        (c) => `| ${c.case} | ${c.cpuMsPerRequest.toFixed(4)} | ${c.wallMsPerRequest.toFixed(4)} |`,
+      ),
+    );
+  }
+  const b = res.backfill;
+  if (b) {
+    const run = (x: typeof b.large) =>
+      `| ${x.size.users.toLocaleString('en')} users, ${x.size.organizations.toLocaleString('en')} orgs, ${x.size.memberships.toLocaleString('en')} memberships | ${f0(x.usersPerSecond)} | ${f0(x.kinds.organizations?.perSecond ?? 0)} | ${f0(x.kinds.memberships?.perSecond ?? 0)} | ${(x.totalMs / 1000).toFixed(1)} | ${f0(x.peakRssMb)} | ${x.requests} |`;
+    lines.push(
+      '',
+      '## Backfill',
+      '',
+      '`clerk-sync backfill --rate 1000000` (no client-side throttle) from the Clerk stand-in (500 per page, no latency) into emptied tables; users/s is the users pass from the start of the command to its last page applied.',
+      '',
+      '| data | users/s | orgs/s | memberships/s | total s | peak RSS MB | Clerk requests |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+      run(b.small),
+      run(b.large),
+      '',
+      '| users into users_public, users_private, private_metadata | users/s | ours as share / multiple |',
+      '| --- | ---: | ---: |',
+      `| ours (\`clerk-sync backfill\`) | ${f0(b.large.usersPerSecond)} | |`,
+      `| limit: server-side COPY of the same rows (one transaction) | ${f0(b.copy.usersPerSecond)} | ${pct(b.large.usersPerSecond / b.copy.usersPerSecond)} |`,
+      `| baseline: one upsert per user, over ${b.baseline.users.toLocaleString('en')} users | ${f0(b.baseline.usersPerSecond)} | ${(b.large.usersPerSecond / b.baseline.usersPerSecond).toFixed(1)}× |`,
+      '',
+      '',
+      `With the stand-in enforcing Clerk's development limit (100 requests / 10 s, so at most ${f0(b.ceilingUsersPerSecond)} users/s), \`clerk-sync backfill --only users\`:`,
+      '',
+      '| budget | users | s | users/s, whole run | share of ceiling | users/s, 10–20 s window | share | 429s | after first window | requests |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      ...[b.rateLimited, b.rateLimitedFullBudget]
+        .filter((x) => x !== undefined)
+        .map(
+          (x) =>
+            `| ${x.budget} | ${x.users.toLocaleString('en')} | ${(x.totalMs / 1000).toFixed(1)} | ${f0(x.usersPerSecond)} | ${pct(x.shareOfCeiling)} | ${x.steadyUsersPerSecond === null ? 'n/a' : f0(x.steadyUsersPerSecond)} | ${x.steadyShareOfCeiling === null ? 'n/a' : pct(x.steadyShareOfCeiling)} | ${x.rateLimited} | ${x.rateLimitedAfterFirstWindow} | ${x.requests} |`,
+        ),
+    );
+  }
+  const rls = res.rls;
+  if (rls) {
+    lines.push(
+      '',
+      '## RLS cost',
+      '',
+      `\`${rls.migration}\` applied to a table of ${rls.rows.toLocaleString('en')} rows (${rls.rowsPerUser} per user, ${rls.users.toLocaleString('en')} users). Each query in its own transaction after \`set local role\` and \`request.jwt.claims\`, as PostgREST does; ${rls.iterations} users, alternating order; time of the select statement alone.`,
+      '',
+      '| query | p50 ms | p90 ms | p99 ms | server-side execution (median, EXPLAIN ANALYZE) |',
+      '| --- | ---: | ---: | ---: | ---: |',
+      `| authenticated: \`select * from bench_notes\` (RLS) | ${rls.authenticatedMs.p50.toFixed(3)} | ${rls.authenticatedMs.p90.toFixed(3)} | ${rls.authenticatedMs.p99.toFixed(3)} | ${rls.authenticatedExecMs.toFixed(3)} ms |`,
+      `| service role: \`… where user_id = $1\` (bypasses RLS) | ${rls.serviceRoleMs.p50.toFixed(3)} | ${rls.serviceRoleMs.p90.toFixed(3)} | ${rls.serviceRoleMs.p99.toFixed(3)} | ${rls.serviceRoleExecMs.toFixed(3)} ms |`,
+      '',
+      'Plan as authenticated:',
+      '',
+      '```',
+      rls.plan.authenticated,
+      '```',
+      '',
+      'Plan as the service role:',
+      '',
+      '```',
+      rls.plan.serviceRole,
+      '```',
+    );
+  }
+  lines.push(
+    '',
+    'Raw figures: [latest.json](latest.json). How each figure is measured: [bench/README.md](../README.md).',
+    '',
+  );
+  return lines.join('\n');
+}
