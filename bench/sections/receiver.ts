@@ -1,0 +1,233 @@
+/**
+ * @module Webhook receiver section: at each concurrency, the limit (direct SQL), ours (`npm start`),
+ * the minimal receiver and the naive baseline, back to back on the same database, each followed by
+ * the server-side count of transactions and entry-point calls per event.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import { interpret } from '../../src/core/dispatch.ts';
+import { freePort, groupCpuMs, runJson, sleep, startServer, terminate } from '../lib/child.ts';
+import type { DriveResult } from '../lib/drive.ts';
+import type { HttpPhaseSpec, PhaseSpec, SqlPhaseSpec } from '../lib/phase.ts';
+import { counters, perEvent, type Scratch } from '../lib/scratch.ts';
+import { MIX, SEED, seedEvents } from '../lib/workload.ts';
+
+export const VARIANTS = ['limit', 'ours', 'minimal', 'naive'] as const;
+export type Variant = (typeof VARIANTS)[number];
+
+export interface ReceiverOptions {
+  concurrencies: number[];
+  durationMs: number;
+  warmup: number;
+  secret: string;
+  /** Where `npm start` writes its log lines. */
+  logDir: string;
+  log: (line: string) => void;
+}
+
+export interface PhaseResult extends DriveResult {
+  variant: Variant;
+  warmup: number;
+  meanBodyBytes?: number;
+  /** Server-side, over warm-up + timed requests. */
+  db: {
+    events: number;
+    transactions: number;
+    sessionsOpened: number;
+    /** (transactions − sessions opened − the bench's own read) / events. */
+    roundTripsPerEvent: number;
+    /** Calls of public.clerk_sync_apply_event per event (pg_stat_user_functions). */
+    entryPointCallsPerEvent: number;
+    otherActiveSessions: number;
+  };
+  /**
+   * CPU (user + system) per event over warm-up + timed requests: of the receiver's processes for the
+   * receivers, of the calling process for the limit; and of the load generator.
+   */
+  cpuMsPerEvent: number;
+  loadgenCpuMsPerEvent?: number;
+}
+
+export interface ReceiverResult {
+  mix: typeof MIX;
+  seed: typeof SEED;
+  meanBodyBytes: number;
+  poolSize: number;
+  logLevel: string;
+  durationMs: number;
+  phases: PhaseResult[];
+}
+
+/** Seeds the objects that updates and memberships refer to, with the batch entry points. */
+async function seed(scratch: Scratch, ts: number): Promise<void> {
+  const events = seedEvents(ts);
+  const rows = (list: Record<string, unknown>[]) =>
+    list.map((e) => {
+      const r = interpret(e);
+      if (r.kind !== 'apply') throw new Error(`seed event does not apply: ${r.kind}`);
+      return r.data;
+    });
+  const batches: [string, unknown[]][] = [
+    ['clerk_sync_upsert_users', rows(events.users)],
+    ['clerk_sync_upsert_organizations', rows(events.organizations)],
+    ['clerk_sync_upsert_memberships', rows(events.memberships)],
+  ];
+  for (const [fn, all] of batches)
+    for (let i = 0; i < all.length; i += 500)
+      await scratch.db.query(`select public.${fn}($1::jsonb)`, [JSON.stringify(all.slice(i, i + 500))]);
+}
+
+async function httpReady(url: string): Promise<boolean> {
+  try {
+    return (await fetch(url)).status === 200;
+  } catch {
+    return false;
+  }
+}
+
+interface Receivers {
+  urls: Record<Exclude<Variant, 'limit'>, string>;
+  /** Process group of each receiver (for its CPU time). */
+  groups: Record<Exclude<Variant, 'limit'>, number>;
+  stop(): Promise<void>;
+}
+
+async function startReceivers(scratch: Scratch, o: ReceiverOptions): Promise<Receivers> {
+  const children: ChildProcess[] = [];
+  const logFd = openSync(join(o.logDir, 'npm-start.log'), 'a');
+  try {
+    const port = await freePort();
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      DATABASE_URL: scratch.url,
+      CLERK_WEBHOOK_SIGNING_SECRET: o.secret,
+      PORT: String(port),
+      LOG_LEVEL: 'info',
+    };
+    children.push(
+      await startServer('npm', ['start'], {
+        env,
+        stdio: logFd,
+        ready: () => httpReady(`http://127.0.0.1:${port}/healthz`),
+      }),
+    );
+    const urls: Record<string, string> = { ours: `http://127.0.0.1:${port}/webhooks/clerk` };
+    const groups: Record<string, number> = { ours: children[0]?.pid as number };
+    for (const mode of ['minimal', 'naive'] as const) {
+      let found: string | undefined;
+      children.push(
+        await startServer(
+          process.execPath,
+          [
+            '--import',
+            'tsx',
+            'bench/procs/receiver.ts',
+            JSON.stringify({ mode, databaseUrl: scratch.url, secret: o.secret }),
+          ],
+          {
+            ready: async (_child, out) => {
+              found = /listening (\d+)/.exec(out())?.[1];
+              return found !== undefined;
+            },
+          },
+        ),
+      );
+      urls[mode] = `http://127.0.0.1:${found}/webhooks/clerk`;
+      groups[mode] = children.at(-1)?.pid as number;
+    }
+    return {
+      urls: urls as Receivers['urls'],
+      groups: groups as Receivers['groups'],
+      stop: async () => {
+        await Promise.all(children.map((c) => terminate(c)));
+        closeSync(logFd);
+      },
+    };
+  } catch (error) {
+    await Promise.all(children.map((c) => terminate(c)));
+    closeSync(logFd);
+    throw error;
+  }
+}
+
+/** Lets the processes of the last phase settle before the counters are read. */
+const QUIET_MS = 300;
+
+/** Runs every variant at every concurrency; interleaved so that drift hits them alike. */
+export async function receiverSection(scratch: Scratch, o: ReceiverOptions): Promise<ReceiverResult> {
+  let ts = Date.now();
+  await seed(scratch, ts - 86_400_000);
+  const receivers = await startReceivers(scratch, o);
+  const phases: PhaseResult[] = [];
+  await sleep(QUIET_MS);
+  let before = await counters(scratch);
+  try {
+    for (const concurrency of o.concurrencies) {
+      // Enough pre-signed deliveries for the whole phase; the limit's rate sizes the others.
+      let count = Math.ceil((o.durationMs / 1000) * 3_000);
+      for (const variant of VARIANTS) {
+        const base: PhaseSpec = {
+          tag: `${variant.slice(0, 2)}${concurrency}`,
+          seed: 7,
+          tsBase: ts,
+          concurrency,
+          warmup: Math.max(o.warmup, concurrency * 4),
+          count,
+          durationMs: o.durationMs,
+        };
+        ts += base.warmup + base.count;
+        const cpu0 = variant === 'limit' ? 0 : groupCpuMs(receivers.groups[variant]);
+        const result =
+          variant === 'limit'
+            ? await runJson<DriveResult & { warmup: number; cpuMs: number }>('bench/procs/direct.ts', {
+                ...base,
+                databaseUrl: scratch.url,
+                poolMax: Math.min(concurrency, 10),
+              } satisfies SqlPhaseSpec)
+            : await runJson<DriveResult & { warmup: number; meanBodyBytes: number; cpuMs: number }>(
+                'bench/procs/loadgen.ts',
+                {
+                  ...base,
+                  url: receivers.urls[variant],
+                  secret: o.secret,
+                } satisfies HttpPhaseSpec,
+              );
+        const cpu = variant === 'limit' ? result.cpuMs : groupCpuMs(receivers.groups[variant]) - cpu0;
+        await sleep(QUIET_MS);
+        const after = await counters(scratch);
+        const events = result.warmup + result.sent;
+        const phase: PhaseResult = {
+          ...result,
+          variant,
+          cpuMsPerEvent: cpu / events,
+          ...(variant === 'limit' ? {} : { loadgenCpuMsPerEvent: result.cpuMs / events }),
+          db: {
+            ...perEvent(before, after, events),
+            otherActiveSessions: Math.max(before.othersActive, after.othersActive),
+          },
+        };
+        before = after;
+        phases.push(phase);
+        if (variant === 'limit')
+          count = Math.max(1_000, Math.ceil(result.perSecond * (o.durationMs / 1000) * 1.6));
+        o.log(
+          `  c=${String(concurrency).padStart(2)} ${variant.padEnd(7)} ${result.perSecond.toFixed(0).padStart(6)} ev/s  p50 ${result.latencyMs.p50.toFixed(2)} ms  p99 ${result.latencyMs.p99.toFixed(2)} ms  round trips/event ${phase.db.roundTripsPerEvent.toFixed(3)}  CPU ${phase.cpuMsPerEvent.toFixed(3)} ms/event  ${JSON.stringify(result.outcomes)}`,
+        );
+      }
+    }
+  } finally {
+    await receivers.stop();
+  }
+  const bodies = phases.filter((p) => p.meanBodyBytes !== undefined);
+  return {
+    mix: MIX,
+    seed: SEED,
+    meanBodyBytes: bodies.reduce((s, p) => s + (p.meanBodyBytes ?? 0), 0) / Math.max(1, bodies.length),
+    poolSize: 10,
+    logLevel: 'info',
+    durationMs: o.durationMs,
+    phases,
+  };
+}

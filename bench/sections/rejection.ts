@@ -1,0 +1,116 @@
+/**
+ * @module Bad-signature rejection cost: `process.cpuUsage()` around many refused deliveries sent
+ * through the real `createApp` (in this process, logging at info into /dev/null as it would into a
+ * file), after a warm-up. The store is never reached; it would fail loudly if it were.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import pino from 'pino';
+import { Webhook } from 'svix';
+import { createApp } from '../../src/app/app.ts';
+import { createStore } from '../../src/core/store.ts';
+import { createLogger } from '../../src/node/logger.ts';
+import { phaseEvents } from '../lib/workload.ts';
+
+export interface RejectionCase {
+  case: string;
+  requests: number;
+  cpuMsPerRequest: number;
+  wallMsPerRequest: number;
+}
+
+export interface RejectionResult {
+  bodyBytes: number;
+  cases: RejectionCase[];
+  /** svix's verify alone throwing on the same bad signature: the floor under the app's cost. */
+  svixOnlyCpuMsPerRequest: number;
+  /** The same check with node:crypto's native HMAC-SHA256 (svix uses a pure-JS SHA-256). */
+  nativeHmacCpuMsPerRequest: number;
+}
+
+const OTHER_SECRET = 'whsec_dGhpcyBpcyBhbm90aGVyIHNlY3JldCEh';
+
+export async function rejectionSection(o: { secret: string; requests: number }): Promise<RejectionResult> {
+  const store = createStore(async () => {
+    throw new Error('the store must not be reached by a refused delivery');
+  });
+  const logger = createLogger('info', pino.destination({ dest: '/dev/null', sync: true }));
+  const app = createApp({ store, signingSecret: o.secret, logger });
+  const event = phaseEvents({ tag: 'rej', count: 1, tsBase: Date.now(), seed: 1 }).next().value;
+  if (event === undefined) throw new Error('no event');
+  const body = JSON.stringify(event.event);
+  const now = new Date();
+  const ts = String(Math.floor(now.getTime() / 1000));
+  const headersFor = (c: string): Record<string, string> => {
+    const base = {
+      'content-type': 'application/json',
+      // As on a real delivery: without it, bodyLimit streams the body chunk by chunk.
+      'content-length': String(Buffer.byteLength(body)),
+      'svix-id': event.id,
+      'svix-timestamp': ts,
+    };
+    if (c === 'bad signature')
+      return { ...base, 'svix-signature': new Webhook(OTHER_SECRET).sign(event.id, now, body) };
+    if (c === 'stale timestamp') {
+      const old = new Date(now.getTime() - 3_600_000);
+      return {
+        ...base,
+        'svix-timestamp': String(Math.floor(old.getTime() / 1000)),
+        'svix-signature': new Webhook(o.secret).sign(event.id, old, body),
+      };
+    }
+    return { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) };
+  };
+
+  const cases: RejectionCase[] = [];
+  for (const name of ['bad signature', 'stale timestamp', 'missing headers']) {
+    const headers = headersFor(name);
+    const once = async () => {
+      const res = await app.request('/webhooks/clerk', { method: 'POST', headers, body });
+      if (res.status !== 401) throw new Error(`${name}: expected 401, got ${res.status}`);
+      await res.arrayBuffer();
+    };
+    for (let i = 0; i < Math.min(2_000, o.requests); i++) await once();
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    for (let i = 0; i < o.requests; i++) await once();
+    const wall = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    cases.push({
+      case: name,
+      requests: o.requests,
+      cpuMsPerRequest: (cpu.user + cpu.system) / 1000 / o.requests,
+      wallMsPerRequest: wall / o.requests,
+    });
+  }
+
+  const webhook = new Webhook(o.secret);
+  const bad = headersFor('bad signature');
+  const svixOnly = cpuPer(o.requests, () => {
+    try {
+      webhook.verify(body, bad);
+    } catch {
+      // expected: no matching signature
+    }
+  });
+  const key = Buffer.from(o.secret.slice('whsec_'.length), 'base64');
+  const given = Buffer.from((bad['svix-signature'] as string).split(',')[1] as string, 'base64');
+  const native = cpuPer(o.requests, () => {
+    const mac = createHmac('sha256', key).update(`${event.id}.${ts}.${body}`).digest();
+    return mac.length === given.length && timingSafeEqual(mac, given);
+  });
+  return {
+    bodyBytes: Buffer.byteLength(body),
+    cases,
+    svixOnlyCpuMsPerRequest: svixOnly,
+    nativeHmacCpuMsPerRequest: native,
+  };
+}
+
+/** CPU ms per call of `fn`, after a warm-up. */
+function cpuPer(n: number, fn: () => unknown): number {
+  for (let i = 0; i < 2_000; i++) fn();
+  const cpu0 = process.cpuUsage();
+  for (let i = 0; i < n; i++) fn();
+  const cpu = process.cpuUsage(cpu0);
+  return (cpu.user + cpu.system) / 1000 / n;
+}
