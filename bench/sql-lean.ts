@@ -13,7 +13,7 @@ import { interpret } from '../src/core/dispatch.ts';
 import { killAll, ROOT, runJson } from './lib/child.ts';
 import type { DriveResult } from './lib/drive.ts';
 import type { SqlPhaseSpec } from './lib/phase.ts';
-import { createScratch, type Scratch } from './lib/scratch.ts';
+import { createScratch, type Scratch, truncateAll } from './lib/scratch.ts';
 import { phaseEvents, SEED, seedEvents } from './lib/workload.ts';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false } } });
@@ -131,8 +131,7 @@ process.once('SIGINT', () => {
   void scratch.drop().finally(() => process.exit(130));
 });
 try {
-  log(`scratch database ${scratch.name}; seeding ${SIZES.mirrorUsers} users`);
-  await seedMirror(scratch, SIZES.mirrorUsers);
+  log(`scratch database ${scratch.name}`);
   const current = await currentDefinitions();
   const step1 = await readFile(join(ROOT, 'bench/lean/1-index-probes.sql'), 'utf8');
   const step2 = await readFile(join(ROOT, 'bench/lean/2-apply-event.sql'), 'utf8');
@@ -147,6 +146,9 @@ try {
   const rows: Row[] = [];
   let n = 0;
   for (const [variant, sql] of variants) {
+    // The same starting point for every variant: plans depend on the tables' sizes and statistics.
+    await truncateAll(scratch.db);
+    await seedMirror(scratch, SIZES.mirrorUsers);
     await scratch.db.withSession((s) => s.exec(`${current}\n${sql}`));
     const server = await serverSide(scratch, `s${n}`, SIZES.loopEvents);
     const at1 = await limit(scratch, `a${n}`, 1);
@@ -163,11 +165,10 @@ try {
       `${variant}: ${server.toFixed(0)} µs/event server-side; limit ${at1.perSecond.toFixed(0)} ev/s at c=1, ${at16.perSecond.toFixed(0)} ev/s at c=16 (p99 ${at16.latencyMs.p99.toFixed(1)} ms)`,
     );
   }
-  const users = await scratch.db.query<{ n: string }>('select count(*) as n from public.users_public');
   const md = [
     '# The webhook SQL entry point: as migrated vs leaner',
     '',
-    `\`npx tsx bench/sql-lean.ts${values.quick ? ' --quick' : ''}\`, ${new Date().toISOString()}. A scratch database seeded with ${SIZES.mirrorUsers.toLocaleString('en')} users (${Number(users.rows[0]?.n).toLocaleString('en')} at the end), ${SEED.organizations} organizations, ${SEED.memberships.toLocaleString('en')} memberships; the bench workload (bench/lib/workload.ts). Server-side: ${SIZES.loopEvents} events applied in one DO block (no commit per event). Limit: bench/procs/direct.ts, ${SIZES.durationMs / 1000} s, one transaction per event.`,
+    `\`npx tsx bench/sql-lean.ts${values.quick ? ' --quick' : ''}\`, ${new Date().toISOString()}. Before each variant the scratch database is emptied, seeded with ${SIZES.mirrorUsers.toLocaleString('en')} users, ${SEED.organizations} organizations and ${SEED.memberships.toLocaleString('en')} memberships, and analyzed (plans depend on table sizes and statistics); then the bench workload (bench/lib/workload.ts) runs on it. Server-side: ${SIZES.loopEvents} events applied in one DO block (no commit per event). Limit: bench/procs/direct.ts, ${SIZES.durationMs / 1000} s, one transaction per event.`,
     '',
     '| variant | µs/event server-side | limit c=1 ev/s | limit c=16 ev/s | p99 c=16 ms |',
     '| --- | ---: | ---: | ---: | ---: |',
