@@ -51,13 +51,30 @@ type Json = Record<string, unknown>;
 
 function enrichUser(data: Json, ts: number, i: number): Json {
   const emails = data.email_addresses as Json[];
-  const email = (emails[0] as Json).email_address as string;
+  const primary = emails[0] as Json;
+  const email = primary.email_address as string;
   return {
     ...data,
+    // A second, verified address (work email), as many accounts have.
+    email_addresses: [
+      ...emails,
+      {
+        ...primary,
+        id: `idn_w${pad(i, 26)}`,
+        email_address: `ada.lovelace${i}@work.example.com`,
+        linked_to: [{ type: 'oauth_google', id: `idn_g${pad(i, 26)}` }],
+      },
+    ],
     first_name: `Ada${i % 997}`,
     last_name: `Lovelace${i % 991}`,
     username: null,
-    public_metadata: { plan: i % 3 === 0 ? 'pro' : 'free', onboardingComplete: true, locale: 'en-US' },
+    public_metadata: {
+      plan: i % 3 === 0 ? 'pro' : 'free',
+      onboardingComplete: true,
+      locale: 'en-US',
+      timezone: 'Europe/London',
+      roles: ['editor', 'billing'],
+    },
     unsafe_metadata: { theme: i % 2 === 0 ? 'dark' : 'light', newsletter: false },
     private_metadata: { stripeCustomerId: `cus_${pad(i, 14)}`, seats: 1 + (i % 5) },
     last_sign_in_at: ts - 60_000,
@@ -113,8 +130,13 @@ export function buildEvent(type: MirroredEventType, i: number, tag: string, ts: 
         data: {
           ...(e.data as Json),
           name: `Acme ${i}`,
-          public_metadata: { tier: 'business', region: 'eu-west-1' },
-          private_metadata: { billingId: `sub_${pad(i, 14)}` },
+          public_metadata: {
+            tier: 'business',
+            region: 'eu-west-1',
+            seats: 25,
+            features: ['sso', 'audit-log'],
+          },
+          private_metadata: { billingId: `sub_${pad(i, 14)}`, stripeCustomerId: `cus_${pad(i, 14)}` },
         },
       };
       break;

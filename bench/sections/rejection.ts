@@ -9,7 +9,7 @@ import { Webhook } from 'svix';
 import { createApp } from '../../src/app/app.ts';
 import { createStore } from '../../src/core/store.ts';
 import { createLogger } from '../../src/node/logger.ts';
-import { phaseEvents } from '../lib/workload.ts';
+import { buildEvent } from '../lib/workload.ts';
 
 export interface RejectionCase {
   case: string;
@@ -35,8 +35,8 @@ export async function rejectionSection(o: { secret: string; requests: number }):
   });
   const logger = createLogger('info', pino.destination({ dest: '/dev/null', sync: true }));
   const app = createApp({ store, signingSecret: o.secret, logger });
-  const event = phaseEvents({ tag: 'rej', count: 1, tsBase: Date.now(), seed: 1 }).next().value;
-  if (event === undefined) throw new Error('no event');
+  // A user event: the largest of the mix, so the most bytes to hash.
+  const event = { id: 'msg_rej_0000001', event: buildEvent('user.created', 1, 'rej', Date.now(), 1) };
   const body = JSON.stringify(event.event);
   const now = new Date();
   const ts = String(Math.floor(now.getTime() / 1000));
