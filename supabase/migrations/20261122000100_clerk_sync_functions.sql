@@ -97,13 +97,15 @@ begin
     order by r.id, r.updated_at desc
   ), classified as (
     select i.*, case
-        when t.id is not null then 'deleted'
-        when u.id is null or u.updated_at < i.updated_at then 'apply'
+        when exists (select 1 from clerk_sync.tombstones t where t.kind = 'user' and t.id = i.id) then 'deleted'
+        when u.updated_at is null or u.updated_at < i.updated_at then 'apply'
         when u.updated_at = i.updated_at then 'unchanged'
         else 'stale' end as state
     from input i
-    left join clerk_sync.tombstones t on t.kind = 'user' and t.id = i.id
-    left join public.users_public u on u.id = i.id
+    -- One index probe per input row. As a join, the planner (which puts jsonb_to_recordset at 100
+    -- rows) hashes the whole table instead while it is small (up to ~30k rows): a seq scan per event.
+    -- `offset 0` keeps the subquery from being flattened back into that join.
+    left join lateral (select u.updated_at from public.users_public u where u.id = i.id offset 0) u on true
   ), live as (
     select * from classified where state <> 'deleted'
   ), pub as (
@@ -165,13 +167,12 @@ begin
     order by r.id, r.updated_at desc
   ), classified as (
     select i.*, case
-        when t.id is not null then 'deleted'
-        when o.id is null or o.updated_at < i.updated_at then 'apply'
+        when exists (select 1 from clerk_sync.tombstones t where t.kind = 'organization' and t.id = i.id) then 'deleted'
+        when o.updated_at is null or o.updated_at < i.updated_at then 'apply'
         when o.updated_at = i.updated_at then 'unchanged'
         else 'stale' end as state
     from input i
-    left join clerk_sync.tombstones t on t.kind = 'organization' and t.id = i.id
-    left join public.organizations o on o.id = i.id
+    left join lateral (select o.updated_at from public.organizations o where o.id = i.id offset 0) o on true
   ), live as (
     select * from classified where state <> 'deleted'
   ), org as (
@@ -228,11 +229,11 @@ begin
           select 1 from clerk_sync.tombstones t
           where (t.kind, t.id) in (('membership', i.id), ('organization', i.organization_id), ('user', i.user_id))
         ) then 'deleted'
-        when m.id is null or m.updated_at < i.updated_at then 'apply'
+        when m.updated_at is null or m.updated_at < i.updated_at then 'apply'
         when m.updated_at = i.updated_at then 'unchanged'
         else 'stale' end as state
     from input i
-    left join public.organization_memberships m on m.id = i.id
+    left join lateral (select m.updated_at from public.organization_memberships m where m.id = i.id offset 0) m on true
   ), live as (
     select * from classified where state <> 'deleted'
   ), mem as (
@@ -517,12 +518,26 @@ begin
     raise exception 'clerk_sync_apply_event: unsupported event type %', event_type using errcode = '22023';
   end if;
   v_user := case v_kind when 'user' then v_object when 'membership' then data ->> 'user_id' end;
-  perform clerk_sync.lock_rows(v_kind, jsonb_build_array(data));
+  -- The event's own object, exclusively (clerk_sync.object_key's key, inlined); a membership also
+  -- locks its organization and user, shared, through lock_objects for the key order.
+  if v_kind = 'membership' then
+    perform clerk_sync.lock_objects(
+      array[pg_catalog.hashtextextended('membership:' || v_object, 0)],
+      array[pg_catalog.hashtextextended('organization:' || (data ->> 'organization_id'), 0),
+            pg_catalog.hashtextextended('user:' || (data ->> 'user_id'), 0)]);
+  else
+    perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended(v_kind || ':' || v_object, 0));
+  end if;
 
-  -- Idempotency: the locks above serialize deliveries of the same object, so a concurrent
-  -- duplicate waits here and then sees the first one's ledger row.
-  select e.status into v_prior from clerk_sync.events e where e.id = event_id;
-  if v_prior is not null and v_prior <> 'failed' then
+  -- Idempotency and the ledger row in one statement: the locks above serialize deliveries of the
+  -- same object, so a concurrent duplicate waits, then finds the row and gets no id back. A failed
+  -- event being replayed is taken over; the status is corrected below if the event is stale.
+  insert into clerk_sync.events as e (id, type, object_id, user_id, status, occurred_at)
+  values (event_id, event_type, v_object, v_user, 'applied', occurred_at)
+  on conflict (id) do update set status = excluded.status, error = null, payload = null, received_at = now()
+  where e.status = 'failed'
+  returning e.id into v_prior;
+  if v_prior is null then
     return 'duplicate';
   end if;
 
@@ -543,10 +558,9 @@ begin
     else 'stale'
   end;
 
-  insert into clerk_sync.events as e (id, type, object_id, user_id, status, occurred_at)
-  values (event_id, event_type, v_object, v_user, v_status, occurred_at)
-  on conflict (id) do update set status = excluded.status, error = null, payload = null, received_at = now();
-
+  if v_status <> 'applied' then
+    update clerk_sync.events e set status = v_status where e.id = event_id;
+  end if;
   return v_status;
 end;
 $$;
