@@ -6,6 +6,7 @@
  * event) and the limit at concurrency 1 and 16 (bench/procs/direct.ts, one transaction per
  * event). Writes bench/results/sql-lean.json and sql-lean.md.
  */
+import { execFileSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -27,6 +28,15 @@ const FUNCTIONS = [
   'public.clerk_sync_apply_event',
 ];
 const log = (line: string) => process.stderr.write(`${line}\n`);
+const migrationsCommit = () => {
+  const git = (args: string[]) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trim();
+  try {
+    const dirty = git(['status', '--porcelain', '--', 'supabase/migrations']) !== '';
+    return `${git(['log', '-1', '--format=%h', '--', 'supabase/migrations'])}${dirty ? ' (modified in the working tree)' : ''}`;
+  } catch {
+    return 'unknown';
+  }
+};
 
 /** The current definitions of the functions the lean files replace, cut from the migration. */
 async function currentDefinitions(): Promise<string> {
@@ -168,7 +178,7 @@ try {
   const md = [
     '# The webhook SQL entry point: as migrated vs leaner',
     '',
-    `\`npx tsx bench/sql-lean.ts${values.quick ? ' --quick' : ''}\`, ${new Date().toISOString()}. Before each variant the scratch database is emptied, seeded with ${SIZES.mirrorUsers.toLocaleString('en')} users, ${SEED.organizations} organizations and ${SEED.memberships.toLocaleString('en')} memberships, and analyzed (plans depend on table sizes and statistics); then the bench workload (bench/lib/workload.ts) runs on it. Server-side: ${SIZES.loopEvents} events applied in one DO block (no commit per event). Limit: bench/procs/direct.ts, ${SIZES.durationMs / 1000} s, one transaction per event.`,
+    `\`npx tsx bench/sql-lean.ts${values.quick ? ' --quick' : ''}\`, ${new Date().toISOString()}; "as migrated" is supabase/migrations as of ${migrationsCommit()}. Before each variant the scratch database is emptied, seeded with ${SIZES.mirrorUsers.toLocaleString('en')} users, ${SEED.organizations} organizations and ${SEED.memberships.toLocaleString('en')} memberships, and analyzed (plans depend on table sizes and statistics); then the bench workload (bench/lib/workload.ts) runs on it. Server-side: ${SIZES.loopEvents} events applied in one DO block (no commit per event). Limit: bench/procs/direct.ts, ${SIZES.durationMs / 1000} s, one transaction per event.`,
     '',
     '| variant | µs/event server-side | limit c=1 ev/s | limit c=16 ev/s | p99 c=16 ms |',
     '| --- | ---: | ---: | ---: | ---: |',

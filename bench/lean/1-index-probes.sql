@@ -1,5 +1,6 @@
 -- A leaner SQL entry point, step 1 of 2 — applied by bench/sql-lean.ts to its scratch database only;
--- a suggestion for supabase/migrations/20261122000100_clerk_sync_functions.sql (as of 8780e10).
+-- written against supabase/migrations/20261122000100_clerk_sync_functions.sql as of 8780e10, and
+-- adopted there in bbd0ad0 (so `as migrated` and this file now agree; kept for re-measuring).
 --
 -- The batch upserts, which clerk_sync_apply_event calls with one row, classify each input row with
 -- an index probe instead of a join. Postgres estimates jsonb_to_recordset at 100 rows, so while a

@@ -1,5 +1,6 @@
 -- A leaner SQL entry point, step 2 of 2 — applied by bench/sql-lean.ts to its scratch database only;
--- a suggestion for supabase/migrations/20261122000100_clerk_sync_functions.sql (as of 8780e10).
+-- written against supabase/migrations/20261122000100_clerk_sync_functions.sql as of 8780e10, and
+-- adopted there in bbd0ad0 (so `as migrated` and this file now agree; kept for re-measuring).
 --
 -- clerk_sync_apply_event takes a single object's advisory lock directly rather than through
 -- lock_rows → object_key → lock_objects (three nested calls that each set search_path, and a query

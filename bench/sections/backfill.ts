@@ -315,12 +315,14 @@ export async function backfillSection(scratch: Scratch, o: BackfillOptions): Pro
     if (standin) await closeStandin(standin.child);
   }
   const limited = await rateLimited(scratch, o);
+  const fullBudget = o.fullBudgetRun ? await rateLimited(scratch, o, CLERK_DEV_RATE.requests) : undefined;
   return {
     small,
     large,
     copy,
     baseline: base,
     rateLimited: limited,
+    ...(fullBudget ? { rateLimitedFullBudget: fullBudget } : {}),
     ceilingUsersPerSecond: CEILING_USERS_PER_SECOND,
   };
 }
