@@ -27,7 +27,7 @@ const SIGNING_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 // array reaches SQL as '{}' — see bench/README.md). The extra object keeps the runs going.
 const SIZES = {
   quick: {
-    receiver: { concurrencies: [1, 16, 64], durationMs: 2_000, warmup: 150 },
+    receiver: { concurrencies: [1, 16, 64], durationMs: 2_000, warmup: 150, rounds: 1 },
     rejection: { requests: 5_000 },
     backfill: {
       small: { users: 2_001, organizations: 41, membersPerOrg: 10 },
@@ -39,7 +39,7 @@ const SIZES = {
     rls: { rows: 100_000, rowsPerUser: 100, iterations: 200 },
   },
   full: {
-    receiver: { concurrencies: [1, 16, 64], durationMs: 8_000, warmup: 500 },
+    receiver: { concurrencies: [1, 16, 64], durationMs: 5_000, warmup: 500, rounds: 3 },
     rejection: { requests: 20_000 },
     backfill: {
       small: { users: 10_001, organizations: 201, membersPerOrg: 10 },

@@ -104,13 +104,14 @@ export function targets(res: Omit<Results, 'targets'>): Target[] {
         ...(ours16.latencyMs.p99 > 30 ? { note: `${f2(ours16.latencyMs.p99 - 30)} ms over` } : {}),
       });
     }
-    const ours = r.phases.filter((p) => p.variant === 'ours');
+    // Every round, not just the median ones: the worst case counts.
+    const ours = r.allPhases.filter((p) => p.variant === 'ours');
     const worst = Math.max(...ours.map((p) => p.db.roundTripsPerEvent));
     const calls = Math.max(...ours.map((p) => p.db.entryPointCallsPerEvent));
     t.push({
       area: 'Receiver',
       target: 'exactly one database round trip per event',
-      measured: `${worst.toFixed(3)} transactions/event (worst concurrency), ${calls.toFixed(3)} entry-point calls/event`,
+      measured: `${worst.toFixed(3)} transactions/event (worst phase), ${calls.toFixed(3)} entry-point calls/event`,
       // Autovacuum's transactions land in the same counter: allow it a hair.
       pass: worst <= 1.01 && calls <= 1.001,
     });
@@ -229,7 +230,7 @@ export function markdown(res: Results): string {
       '',
       '## Webhook receiver',
       '',
-      `Closed loop, ${r.durationMs / 1000} s per phase after a warm-up, pre-signed deliveries of ${f0(r.meanBodyBytes)} bytes on average (${r.mix.map(([t, w]) => `${w} % ${t}`).join(', ')}); every variant uses a pool of ${r.poolSize} connections. CPU ms/event is the receiver's processes' (user + system, from /proc; the calling process's for the limit). Round trips are counted server-side: transactions of the scratch database (pg_stat_database, minus connection start-ups and the bench's own reads) per event, and calls of \`clerk_sync_apply_event\` (pg_stat_user_functions).`,
+      `Closed loop, ${r.durationMs / 1000} s per phase after a warm-up${r.rounds > 1 ? `; every variant ${r.rounds} times per concurrency, interleaved, the round with the median events/s shown (all rounds in latest.json)` : ''}, pre-signed deliveries of ${f0(r.meanBodyBytes)} bytes on average (${r.mix.map(([t, w]) => `${w} % ${t}`).join(', ')}); every variant uses a pool of ${r.poolSize} connections. CPU ms/event is the receiver's processes' (user + system, from /proc; the calling process's for the limit). Round trips are counted server-side: transactions of the scratch database (pg_stat_database, minus connection start-ups and the bench's own reads) per event, and calls of \`clerk_sync_apply_event\` (pg_stat_user_functions).`,
       '',
       '| c | variant | events/s | p50 ms | p99 ms | share of limit | transactions/event | CPU ms/event | outcomes |',
       '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',

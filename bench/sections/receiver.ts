@@ -19,6 +19,8 @@ export type Variant = (typeof VARIANTS)[number];
 export interface ReceiverOptions {
   concurrencies: number[];
   durationMs: number;
+  /** Each concurrency runs every variant this many times, interleaved; the median round is reported. */
+  rounds: number;
   warmup: number;
   secret: string;
   /** Where `npm start` writes its log lines. */
@@ -28,6 +30,7 @@ export interface ReceiverOptions {
 
 export interface PhaseResult extends DriveResult {
   variant: Variant;
+  round: number;
   warmup: number;
   meanBodyBytes?: number;
   /** Server-side, over warm-up + timed requests. */
@@ -56,7 +59,10 @@ export interface ReceiverResult {
   poolSize: number;
   logLevel: string;
   durationMs: number;
+  rounds: number;
+  /** Per concurrency and variant, the median round. */
   phases: PhaseResult[];
+  allPhases: PhaseResult[];
 }
 
 /** Seeds the objects that updates and memberships refer to, with the batch entry points. */
@@ -167,55 +173,57 @@ export async function receiverSection(scratch: Scratch, o: ReceiverOptions): Pro
     for (const concurrency of o.concurrencies) {
       // Enough pre-signed deliveries for the whole phase; the limit's rate sizes the others.
       let count = Math.ceil((o.durationMs / 1000) * 3_000);
-      for (const variant of VARIANTS) {
-        const base: PhaseSpec = {
-          tag: `${variant.slice(0, 2)}${concurrency}`,
-          seed: 7,
-          tsBase: ts,
-          concurrency,
-          warmup: Math.max(o.warmup, concurrency * 4),
-          count,
-          durationMs: o.durationMs,
-        };
-        ts += base.warmup + base.count;
-        const cpu0 = variant === 'limit' ? 0 : groupCpuMs(receivers.groups[variant]);
-        const result =
-          variant === 'limit'
-            ? await runJson<DriveResult & { warmup: number; cpuMs: number }>('bench/procs/direct.ts', {
-                ...base,
-                databaseUrl: scratch.url,
-                poolMax: Math.min(concurrency, 10),
-              } satisfies SqlPhaseSpec)
-            : await runJson<DriveResult & { warmup: number; meanBodyBytes: number; cpuMs: number }>(
-                'bench/procs/loadgen.ts',
-                {
+      for (let round = 1; round <= o.rounds; round++)
+        for (const variant of VARIANTS) {
+          const base: PhaseSpec = {
+            tag: `${variant.slice(0, 2)}${concurrency}r${round}`,
+            seed: 7,
+            tsBase: ts,
+            concurrency,
+            warmup: Math.max(o.warmup, concurrency * 4),
+            count,
+            durationMs: o.durationMs,
+          };
+          ts += base.warmup + base.count;
+          const cpu0 = variant === 'limit' ? 0 : groupCpuMs(receivers.groups[variant]);
+          const result =
+            variant === 'limit'
+              ? await runJson<DriveResult & { warmup: number; cpuMs: number }>('bench/procs/direct.ts', {
                   ...base,
-                  url: receivers.urls[variant],
-                  secret: o.secret,
-                } satisfies HttpPhaseSpec,
-              );
-        const cpu = variant === 'limit' ? result.cpuMs : groupCpuMs(receivers.groups[variant]) - cpu0;
-        await sleep(QUIET_MS);
-        const after = await counters(scratch);
-        const events = result.warmup + result.sent;
-        const phase: PhaseResult = {
-          ...result,
-          variant,
-          cpuMsPerEvent: cpu / events,
-          ...(variant === 'limit' ? {} : { loadgenCpuMsPerEvent: result.cpuMs / events }),
-          db: {
-            ...perEvent(before, after, events),
-            otherActiveSessions: Math.max(before.othersActive, after.othersActive),
-          },
-        };
-        before = after;
-        phases.push(phase);
-        if (variant === 'limit')
-          count = Math.max(1_000, Math.ceil(result.perSecond * (o.durationMs / 1000) * 1.6));
-        o.log(
-          `  c=${String(concurrency).padStart(2)} ${variant.padEnd(7)} ${result.perSecond.toFixed(0).padStart(6)} ev/s  p50 ${result.latencyMs.p50.toFixed(2)} ms  p99 ${result.latencyMs.p99.toFixed(2)} ms  round trips/event ${phase.db.roundTripsPerEvent.toFixed(3)}  CPU ${phase.cpuMsPerEvent.toFixed(3)} ms/event  ${JSON.stringify(result.outcomes)}`,
-        );
-      }
+                  databaseUrl: scratch.url,
+                  poolMax: Math.min(concurrency, 10),
+                } satisfies SqlPhaseSpec)
+              : await runJson<DriveResult & { warmup: number; meanBodyBytes: number; cpuMs: number }>(
+                  'bench/procs/loadgen.ts',
+                  {
+                    ...base,
+                    url: receivers.urls[variant],
+                    secret: o.secret,
+                  } satisfies HttpPhaseSpec,
+                );
+          const cpu = variant === 'limit' ? result.cpuMs : groupCpuMs(receivers.groups[variant]) - cpu0;
+          await sleep(QUIET_MS);
+          const after = await counters(scratch);
+          const events = result.warmup + result.sent;
+          const phase: PhaseResult = {
+            ...result,
+            variant,
+            round,
+            cpuMsPerEvent: cpu / events,
+            ...(variant === 'limit' ? {} : { loadgenCpuMsPerEvent: result.cpuMs / events }),
+            db: {
+              ...perEvent(before, after, events),
+              otherActiveSessions: Math.max(before.othersActive, after.othersActive),
+            },
+          };
+          before = after;
+          phases.push(phase);
+          if (variant === 'limit')
+            count = Math.max(1_000, Math.ceil(result.perSecond * (o.durationMs / 1000) * 1.6));
+          o.log(
+            `  c=${String(concurrency).padStart(2)}${o.rounds > 1 ? ` #${round}` : ''} ${variant.padEnd(7)} ${result.perSecond.toFixed(0).padStart(6)} ev/s  p50 ${result.latencyMs.p50.toFixed(2)} ms  p99 ${result.latencyMs.p99.toFixed(2)} ms  round trips/event ${phase.db.roundTripsPerEvent.toFixed(3)}  CPU ${phase.cpuMsPerEvent.toFixed(3)} ms/event  ${JSON.stringify(result.outcomes)}`,
+          );
+        }
     }
   } finally {
     await receivers.stop();
@@ -228,6 +236,21 @@ export async function receiverSection(scratch: Scratch, o: ReceiverOptions): Pro
     poolSize: 10,
     logLevel: 'info',
     durationMs: o.durationMs,
-    phases,
+    rounds: o.rounds,
+    phases: medians(phases),
+    allPhases: phases,
   };
+}
+
+/** Per concurrency and variant, the round with the median events/s (all of its figures). */
+function medians(phases: PhaseResult[]): PhaseResult[] {
+  const groups = new Map<string, PhaseResult[]>();
+  for (const p of phases) {
+    const key = `${p.concurrency} ${p.variant}`;
+    groups.set(key, [...(groups.get(key) ?? []), p]);
+  }
+  return [...groups.values()].map((g) => {
+    const sorted = [...g].sort((a, b) => a.perSecond - b.perSecond);
+    return sorted[Math.floor((sorted.length - 1) / 2)] as PhaseResult;
+  });
 }
