@@ -2,7 +2,6 @@
  * @module The HTTP app every runtime serves: `POST /webhooks/clerk` and `GET /healthz`.
  */
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { interpret } from '../core/dispatch.ts';
 import type { Logger } from '../core/logger.ts';
 import { type Outcome, type Result, SCHEMA_VERSION, type Store, StoreError } from '../core/store.ts';
@@ -47,6 +46,41 @@ async function within<T>(promise: Promise<Result<T>>, ms: number): Promise<Resul
 }
 
 /**
+ * The body, or null when it is over `max` bytes — refused before it is read when Content-Length
+ * says so, and counted while read when it does not (chunked).
+ */
+async function readLimited(request: Request, max: number): Promise<Uint8Array | null> {
+  const declared = request.headers.get('content-length');
+  if (declared !== null) {
+    // The HTTP layer delivers at most Content-Length bytes, so a small declared size bounds the read.
+    if (!(Number(declared) <= max)) return null;
+    const body = new Uint8Array(await request.arrayBuffer());
+    return body.byteLength > max ? null : body;
+  }
+  if (request.body === null) return new Uint8Array();
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel();
+      return null;
+    }
+    chunks.push(value);
+  }
+  const body = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return body;
+}
+
+/**
  * Builds the app.
  * @example const app = createApp({ store, signingSecret, logger }); await app.request('/healthz');
  */
@@ -78,78 +112,76 @@ export function createApp(deps: AppDeps): Hono {
     return c.json({ status: 'ok', schema: version.value });
   });
 
-  app.post(
-    '/webhooks/clerk',
-    bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => c.json(TOO_LARGE, 413) }),
-    async (c) => {
-      const started = now();
-      const headers: Record<string, string> = {};
-      for (const name of HEADER_NAMES) {
-        const value = c.req.header(name);
-        if (value !== undefined) headers[name] = value;
-      }
-      const eventId = headers['svix-id'] ?? headers['webhook-id'] ?? '';
-      const log = deps.logger.child({ svix_id: eventId.slice(0, 64) });
+  app.post('/webhooks/clerk', async (c) => {
+    const started = now();
+    const raw = await readLimited(c.req.raw, MAX_BODY_BYTES);
+    if (raw === null) return c.json(TOO_LARGE, 413);
+    const headers: Record<string, string> = {};
+    for (const name of HEADER_NAMES) {
+      const value = c.req.header(name);
+      if (value !== undefined) headers[name] = value;
+    }
+    const eventId = headers['svix-id'] ?? headers['webhook-id'] ?? '';
+    const log = deps.logger.child({ svix_id: eventId.slice(0, 64) });
 
-      const body = new TextDecoder().decode(await c.req.arrayBuffer());
-      const verified = verify(body, headers);
-      if (!verified.ok) {
-        log.warn({ reason: verified.reason, status: 401 }, 'webhook refused: signature check failed');
-        return c.json(UNAUTHORIZED, 401);
-      }
+    const body = new TextDecoder().decode(raw);
+    const verified = verify(body, headers);
+    if (!verified.ok) {
+      log.warn({ reason: verified.reason, status: 401 }, 'webhook refused: signature check failed');
+      return c.json(UNAUTHORIZED, 401);
+    }
 
-      const event = interpret(verified.payload);
-      const base = { type: event.type, object_id: event.kind === 'ignored' ? undefined : event.objectId };
-      let answer: Result<Answer>;
-      if (event.kind === 'ignored') answer = { ok: true, value: 'ignored' };
-      else if (event.kind === 'apply')
-        answer = await within(
-          deps.store.applyEvent({
-            eventId,
-            type: event.type,
-            data: event.data,
-            occurredAt: event.occurredAt,
-          }),
-          timeoutMs,
-        );
-      else answer = await recordFailed(event.type, event.error, verified.payload);
+    const event = interpret(verified.payload);
+    const base = { type: event.type, object_id: event.kind === 'ignored' ? undefined : event.objectId };
+    let answer: Result<Answer>;
+    if (event.kind === 'ignored') answer = { ok: true, value: 'ignored' };
+    else if (event.kind === 'apply')
+      answer = await within(
+        deps.store.applyEvent({
+          eventId,
+          type: event.type,
+          data: event.data,
+          occurredAt: event.occurredAt,
+        }),
+        timeoutMs,
+      );
+    else answer = await recordFailed(event.type, event.error, verified.payload);
 
-      // SQL refused an event that passed validation: keep it as failed for replay, not retried forever.
-      if (!answer.ok && !answer.error.retryable && event.kind === 'apply')
-        answer = await recordFailed(
-          event.type,
-          `database refused it: ${answer.error.message}`,
-          verified.payload,
-        );
+    // SQL refused an event that passed validation: keep it as failed for replay, not retried forever.
+    if (!answer.ok && !answer.error.retryable && event.kind === 'apply')
+      answer = await recordFailed(
+        event.type,
+        `database refused it: ${answer.error.message}`,
+        verified.payload,
+      );
 
-      const ms = now() - started;
-      if (!answer.ok) {
-        const status = answer.error.retryable ? 503 : 500;
-        log.error(
-          { ...base, status, ms, err: { code: answer.error.code, message: answer.error.message } },
-          'webhook not applied',
-        );
-        return c.json(RETRY, status);
-      }
-      const line = { ...base, outcome: answer.value, status: 200, ms };
-      if (answer.value === 'failed')
-        log.warn(
-          { ...line, error: event.kind === 'invalid' ? event.error : undefined },
-          'webhook stored as failed',
-        );
-      else log.info(line, 'webhook');
-      return c.json({ outcome: answer.value });
+    const ms = now() - started;
+    if (!answer.ok) {
+      const status = answer.error.retryable ? 503 : 500;
+      log.error(
+        { ...base, status, ms, err: { code: answer.error.code, message: answer.error.message } },
+        'webhook not applied',
+      );
+      return c.json(RETRY, status);
+    }
+    const line = { ...base, outcome: answer.value, status: 200, ms };
+    if (answer.value === 'failed')
+      log.warn(
+        { ...line, error: event.kind === 'invalid' ? event.error : undefined },
+        'webhook stored as failed',
+      );
+    else log.info(line, 'webhook');
+    return c.json({ outcome: answer.value });
 
-      async function recordFailed(type: string, failure: string, payload: unknown): Promise<Result<Answer>> {
-        const stored = await within(deps.store.applyEvent({ eventId, type, failure, payload }), timeoutMs);
-        if (stored.ok || stored.error.retryable) return stored;
-        // The database cannot hold this payload (e.g. nested deeper than jsonb allows): keep the
-        // event as failed without it, rather than have Svix retry it for a day.
-        const reason = `${failure}; payload not stored: ${stored.error.message}`;
-        return within(deps.store.applyEvent({ eventId, type, failure: reason, payload: null }), timeoutMs);
-      }
-    },
-  );
+    async function recordFailed(type: string, failure: string, payload: unknown): Promise<Result<Answer>> {
+      const stored = await within(deps.store.applyEvent({ eventId, type, failure, payload }), timeoutMs);
+      if (stored.ok || stored.error.retryable) return stored;
+      // The database cannot hold this payload (e.g. nested deeper than jsonb allows): keep the
+      // event as failed without it, rather than have Svix retry it for a day.
+      const reason = `${failure}; payload not stored: ${stored.error.message}`;
+      return within(deps.store.applyEvent({ eventId, type, failure: reason, payload: null }), timeoutMs);
+    }
+  });
 
   app.notFound((c) => c.json({ error: 'not found' }, 404));
   app.onError((error, c) => {
