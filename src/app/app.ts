@@ -5,13 +5,15 @@ import { Hono } from 'hono';
 import { interpret } from '../core/dispatch.ts';
 import type { Logger } from '../core/logger.ts';
 import { type Outcome, type Result, SCHEMA_VERSION, type Store, StoreError } from '../core/store.ts';
-import { createVerifier, HEADER_NAMES } from './verify.ts';
+import { createVerifier, HEADER_NAMES, type HmacSha256 } from './verify.ts';
 
 export interface AppDeps {
   store: Store;
   /** `whsec_…` */
   signingSecret: string;
   logger: Logger;
+  /** A native HMAC-SHA256 for signature checks (Node passes node:crypto's); default: pure JavaScript. */
+  hmac?: HmacSha256;
   /** The longest a delivery may wait on the database before it is answered 503 (Svix gives up at 15 s). */
   timeoutMs?: number;
   now?: () => number;
@@ -85,7 +87,7 @@ async function readLimited(request: Request, max: number): Promise<Uint8Array | 
  * @example const app = createApp({ store, signingSecret, logger }); await app.request('/healthz');
  */
 export function createApp(deps: AppDeps): Hono {
-  const verify = createVerifier(deps.signingSecret);
+  const verify = createVerifier(deps.signingSecret, deps.hmac);
   const timeoutMs = deps.timeoutMs ?? 10_000;
   const now = deps.now ?? Date.now;
   const app = new Hono();
