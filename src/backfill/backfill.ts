@@ -126,33 +126,41 @@ async function backfillKind(
     ...(o.signal ? { signal: o.signal } : {}),
   });
 
-  for await (const page of pages) {
-    o.signal?.throwIfAborted();
-    const rows: RowOf[typeof objectKind][] = [];
-    for (const item of page.items) {
-      const converted = toRow[kind](item);
-      if (converted.ok) rows.push(converted.row as RowOf[typeof objectKind]);
-      else {
-        s.failed++;
-        const id = (item as { id?: unknown } | null)?.id;
-        if (s.errors.length < 20)
-          s.errors.push(`${typeof id === 'string' ? id : '(no id)'}: ${converted.error}`);
+  // Pipelined three ways: the API client fetches page N+2 while this loop maps page N+1 and the
+  // database applies page N. Pages are applied one at a time, in order, so the checkpoint holds.
+  let applying: Promise<void> = Promise.resolve();
+  try {
+    for await (const page of pages) {
+      o.signal?.throwIfAborted();
+      const rows: RowOf[typeof objectKind][] = [];
+      for (const item of page.items) {
+        const converted = toRow[kind](item);
+        if (converted.ok) rows.push(converted.row as RowOf[typeof objectKind]);
+        else {
+          s.failed++;
+          const id = (item as { id?: unknown } | null)?.id;
+          if (s.errors.length < 20)
+            s.errors.push(`${typeof id === 'string' ? id : '(no id)'}: ${converted.error}`);
+        }
       }
+      seen?.push(...rows.map((r) => r.id));
+      await applying;
+      o.signal?.throwIfAborted();
+      const checkpoint = { nextOffset: page.offset + page.items.length, lastId: page.lastId };
+      applying = (
+        pass
+          ? store.backfillPage(objectKind, pass.pass_id, checkpoint, rows)
+          : store.backfillCompare(objectKind, rows)
+      ).then((result) => {
+        add(s, page.items.length, unwrap(result));
+        o.onProgress?.({ kind, done: checkpoint.nextOffset, total, summary: s });
+      });
     }
-    seen?.push(...rows.map((r) => r.id));
-    const counts = pass
-      ? unwrap(
-          await store.backfillPage(
-            objectKind,
-            pass.pass_id,
-            { nextOffset: page.offset + page.items.length, lastId: page.lastId },
-            rows,
-          ),
-        )
-      : unwrap(await store.backfillCompare(objectKind, rows));
-    add(s, page.items.length, counts);
-    o.onProgress?.({ kind, done: page.offset + page.items.length, total, summary: s });
+  } finally {
+    // Let the page in flight finish (it commits its own checkpoint) before returning or throwing.
+    await applying.catch(() => {});
   }
+  await applying;
 
   if (o.prune)
     await prune(store, api, kind, pass ? { passId: pass.pass_id } : { seen: seen ?? [], startedAt }, s, o);

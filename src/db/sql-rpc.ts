@@ -8,13 +8,13 @@ import type { Queryable } from './database.ts';
 
 const IDENT = /^[a-z_][a-z0-9_]*$/;
 
-// Arrays of strings go as Postgres arrays (text[]); other objects as JSON text (jsonb).
-const encode = (value: unknown): unknown =>
-  value === null ||
-  typeof value !== 'object' ||
-  (Array.isArray(value) && value.every((v) => typeof v === 'string'))
-    ? value
-    : JSON.stringify(value);
+// The jsonb parameters of our SQL functions go as JSON text; the others as they are (a string array
+// becomes a Postgres text[]). By name, because an empty array is both '[]' and '{}'.
+const JSONB_ARGS = new Set(['rows', 'data', 'payload']);
+const encode = (name: string, value: unknown): unknown =>
+  value !== null && (JSONB_ARGS.has(name) || (typeof value === 'object' && !Array.isArray(value)))
+    ? JSON.stringify(value)
+    : value;
 
 /**
  * Calls `public.<fn>(name => $1, …)` on `db`.
@@ -30,7 +30,7 @@ export function sqlRpc(db: Queryable): Rpc {
     try {
       const { rows } = await db.query<Record<string, unknown>>(
         sql,
-        names.map((n) => encode(args[n])),
+        names.map((n) => encode(n, args[n])),
       );
       return { ok: true, value: returns === 'scalar' ? rows[0]?.value : rows };
     } catch (error) {

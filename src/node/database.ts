@@ -5,7 +5,6 @@ import { mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import type { DatabaseConfig } from '../core/config.ts';
 import type { Database } from '../db/database.ts';
 import { pgDatabase } from '../db/pg.ts';
-import { pgliteDatabase } from '../db/pglite.ts';
 
 export const DATA_DIR = '.data';
 const LOCK_FILE = `${DATA_DIR}/pglite.lock`;
@@ -19,6 +18,8 @@ export async function openDatabase(database: DatabaseConfig): Promise<Database> 
   if (database.kind === 'embedded') {
     await mkdir(DATA_DIR, { recursive: true });
     await lockEmbedded();
+    // Loaded only here: PGlite's WebAssembly Postgres weighs ~40 MB of memory once imported.
+    const { pgliteDatabase } = await import('../db/pglite.ts');
     const db = await pgliteDatabase(`${DATA_DIR}/pglite`).catch(async (error: unknown) => {
       await unlink(LOCK_FILE).catch(() => {});
       throw error;

@@ -112,6 +112,17 @@ describe('backfill into the mirror', () => {
     expect(clerk.stats.requests - before).toBe(4 + 2 + 3);
   });
 
+  it.each([
+    ['a page count that divides evenly (the last page comes back empty)', 1_000, 0],
+    ['a page in which no item is valid', 1_234, 500],
+  ])('%s', async (_label, users, broken) => {
+    clerk.data = generateClerkData({ users, organizations: 0, membersPerOrg: 0 });
+    for (const u of clerk.data.users.slice(0, broken)) (u as Record<string, unknown>).created_at = 'long ago';
+    const [summary] = await backfill({ kinds: ['users'] });
+    expect(summary).toMatchObject({ fetched: users, inserted: users - broken, failed: broken });
+    expect(await ids('users_public')).toHaveLength(users - broken);
+  });
+
   it('a second run changes nothing', async () => {
     await backfill();
     const again = await backfill();
