@@ -22,18 +22,15 @@ type Section = (typeof SECTIONS)[number];
 
 const SIGNING_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 
-// Counts are one more than a multiple of 500 on purpose: a kind whose count is an exact multiple of
-// the page size ends with an empty page, and `clerk-sync backfill` then fails (the empty `rows`
-// array reaches SQL as '{}' — see bench/README.md). The extra object keeps the runs going.
 const SIZES = {
   quick: {
     receiver: { concurrencies: [1, 16, 64], durationMs: 2_000, warmup: 150, rounds: 1 },
     rejection: { requests: 5_000 },
     backfill: {
-      small: { users: 2_001, organizations: 41, membersPerOrg: 10 },
-      large: { users: 10_001, organizations: 201, membersPerOrg: 10 },
+      small: { users: 2_000, organizations: 40, membersPerOrg: 10 },
+      large: { users: 10_000, organizations: 200, membersPerOrg: 10 },
       baselineUsers: 1_000,
-      rateLimitedUsers: 50_001,
+      rateLimitedUsers: 50_000,
       fullBudgetRun: false,
     },
     rls: { rows: 100_000, rowsPerUser: 100, iterations: 200 },
@@ -42,10 +39,10 @@ const SIZES = {
     receiver: { concurrencies: [1, 16, 64], durationMs: 5_000, warmup: 500, rounds: 3 },
     rejection: { requests: 20_000 },
     backfill: {
-      small: { users: 10_001, organizations: 201, membersPerOrg: 10 },
-      large: { users: 100_001, organizations: 2_001, membersPerOrg: 10 },
+      small: { users: 10_000, organizations: 200, membersPerOrg: 10 },
+      large: { users: 100_000, organizations: 2_000, membersPerOrg: 10 },
       baselineUsers: 5_000,
-      rateLimitedUsers: 100_001,
+      rateLimitedUsers: 100_000,
       fullBudgetRun: true,
     },
     rls: { rows: 1_000_000, rowsPerUser: 100, iterations: 500 },

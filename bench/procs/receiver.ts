@@ -1,10 +1,11 @@
 /**
  * @module The two comparison receivers (a child process of the bench), on bare `node:http`:
  *
- * - `minimal`: svix verification and one call of the same SQL entry point (`clerk_sync_apply_event`),
- *   the body mapped to a row without validation, no logging — what ours would cost without its
- *   framework, validation and logging.
- * - `naive`: the tutorial receiver — svix verification, then one upsert per table the event touches,
+ * - `minimal`: the same Svix signature check as ours on Node (`createVerifier` with node:crypto's
+ *   HMAC) and one call of the same SQL entry point (`clerk_sync_apply_event`), the body mapped to a
+ *   row without validation, no logging — what ours would cost without its framework, validation and
+ *   logging.
+ * - `naive`: the tutorial receiver — svix's `Webhook.verify`, then one upsert per table the event touches,
  *   each its own autocommit statement awaited in turn (no transaction, no ledger, no ordering guard).
  *
  * Both use a pool of 10 connections, like `npm start`. Prints `listening <port>` when ready.
@@ -13,8 +14,10 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { Webhook } from 'svix';
+import { createVerifier } from '../../src/app/verify.ts';
 import type { ClerkMembership, ClerkOrganization, ClerkUser } from '../../src/core/events.ts';
 import { toMembershipRow, toOrganizationRow, toUserRow } from '../../src/core/map.ts';
+import { nodeHmac } from '../../src/node/hmac.ts';
 import { childSpec } from '../lib/drive.ts';
 import { APPLY_SQL } from '../lib/phase.ts';
 
@@ -33,6 +36,20 @@ const pool = new pg.Pool({
 // Idle connections may be terminated between phases (the bench does it to read statistics).
 pool.on('error', () => {});
 const webhook = new Webhook(spec.secret);
+const verifyAsOurs = createVerifier(spec.secret, nodeHmac);
+
+/** The verified envelope, or null: minimal checks as ours does on Node, naive as the tutorials do. */
+function verified(body: string, headers: Record<string, string>): Envelope | null {
+  if (spec.mode === 'minimal') {
+    const v = verifyAsOurs(body, headers);
+    return v.ok ? (v.payload as Envelope) : null;
+  }
+  try {
+    return webhook.verify(body, headers) as Envelope;
+  } catch {
+    return null;
+  }
+}
 
 interface Envelope {
   type: string;
@@ -155,12 +172,8 @@ const server = createServer((req, res) => {
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', async () => {
     const body = Buffer.concat(chunks).toString();
-    let envelope: Envelope;
-    try {
-      envelope = webhook.verify(body, req.headers as Record<string, string>) as Envelope;
-    } catch {
-      return send(res, 401, { error: 'invalid signature' });
-    }
+    const envelope = verified(body, req.headers as Record<string, string>);
+    if (envelope === null) return send(res, 401, { error: 'invalid signature' });
     const mapped = map(envelope);
     if (mapped === null) return send(res, 200, { outcome: 'ignored' });
     try {
