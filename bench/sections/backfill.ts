@@ -125,7 +125,8 @@ function kindTimes(result: ChildResult): BackfillRun['kinds'] {
   let previous = 0;
   for (const { ms, line } of result.err) {
     const m = PROGRESS.exec(line);
-    if (!m || m[1] !== m[2]) continue;
+    // The first line at the total (a count divisible by 500 prints it again after the empty last page).
+    if (!m || m[1] !== m[2] || kinds[m[3] as string] !== undefined) continue;
     const rows = Number(m[1]);
     kinds[m[3] as string] = { rows, ms: ms - previous, perSecond: rows / ((ms - previous) / 1000) };
     previous = ms;
