@@ -5,6 +5,10 @@
 -- Rows arrive as jsonb arrays of objects shaped like the mirror tables (timestamps as ISO 8601),
 -- plus `private_metadata`, which goes to clerk_sync.private_metadata only.
 --
+-- The internal clerk_sync.* functions are not security definer and set no search_path: only the
+-- owner can run them, always from the public entry points, which set search_path = ''. That keeps
+-- them cheap to call, and lets Postgres inline object_key.
+--
 -- Concurrency: every write first takes transaction-scoped advisory locks on the objects it
 -- touches (exclusive on the object, shared on a membership's organization and user), in key order
 -- so that callers never deadlock each other. This makes "check tombstone, then write" atomic with
@@ -21,9 +25,8 @@ returns bigint
 language sql
 immutable
 parallel safe
-set search_path = ''
 as $$
-  select pg_catalog.hashtextextended(p_kind || ':' || p_id, 0)
+  select pg_catalog.hashtextextended(p_kind operator(pg_catalog.||) ':' operator(pg_catalog.||) p_id, 0)
 $$;
 
 -- Takes exclusive and shared transaction locks on object keys, in key order.
@@ -31,7 +34,6 @@ create or replace function clerk_sync.lock_objects(p_exclusive bigint[], p_share
 returns void
 language plpgsql
 volatile
-set search_path = ''
 as $$
 begin
   perform case when s.exclusive then pg_catalog.pg_advisory_xact_lock(s.k)
@@ -56,7 +58,6 @@ create or replace function clerk_sync.lock_rows(p_kind text, p_rows jsonb)
 returns void
 language sql
 volatile
-set search_path = ''
 as $$
   select clerk_sync.lock_objects(
     array(select clerk_sync.object_key(p_kind, r ->> 'id') from jsonb_array_elements(p_rows) r),
@@ -72,7 +73,6 @@ create or replace function clerk_sync.lock_ids(p_kind text, p_ids text[])
 returns void
 language sql
 volatile
-set search_path = ''
 as $$
   select clerk_sync.lock_objects(array(select clerk_sync.object_key(p_kind, i) from unnest(p_ids) i), '{}')
 $$;
@@ -82,7 +82,6 @@ create or replace function clerk_sync.upsert_users(p_rows jsonb)
 returns jsonb
 language plpgsql
 volatile
-set search_path = ''
 as $$
 declare
   v_result jsonb;
@@ -154,7 +153,6 @@ create or replace function clerk_sync.upsert_organizations(p_rows jsonb)
 returns jsonb
 language plpgsql
 volatile
-set search_path = ''
 as $$
 declare
   v_result jsonb;
@@ -212,7 +210,6 @@ create or replace function clerk_sync.upsert_memberships(p_rows jsonb)
 returns jsonb
 language plpgsql
 volatile
-set search_path = ''
 as $$
 declare
   v_result jsonb;
@@ -272,7 +269,6 @@ create or replace function clerk_sync.delete_users(p_ids text[])
 returns jsonb
 language plpgsql
 volatile
-set search_path = ''
 as $$
 declare
   v_result jsonb;
@@ -306,7 +302,6 @@ create or replace function clerk_sync.delete_organizations(p_ids text[])
 returns jsonb
 language plpgsql
 volatile
-set search_path = ''
 as $$
 declare
   v_result jsonb;
@@ -334,7 +329,6 @@ create or replace function clerk_sync.delete_memberships(p_ids text[])
 returns jsonb
 language plpgsql
 volatile
-set search_path = ''
 as $$
 declare
   v_result jsonb;
