@@ -33,7 +33,8 @@ describe.runIf(onServer)('README', () => {
       });
     });
     const script = [
-      'set -e',
+      // Job control, so that `kill %1` stops npm start's whole process group, not npm alone.
+      'set -em',
       (block as string).replace(/^export DATABASE_URL=.*$/m, `export DATABASE_URL=${database.url}`),
       'kill %1',
     ].join('\n');
