@@ -54,12 +54,16 @@ const TRANSIENT_SQLSTATE: Record<string, StoreErrorCode> = {
 const NETWORK =
   /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|connection.*(closed|lost)|Query read timeout/i;
 
+/** The first line of a database message, quoted values (which can be personal data) blanked. */
+export const redactValues = (message: string): string =>
+  message.replace(/"[^"]*"/g, '"…"').split('\n')[0] as string;
+
 /** Sorts a database failure into a StoreError code; messages keep no quoted values (they can be personal data). */
 export function classify(error: unknown): StoreError {
   const e = error as { code?: unknown; message?: unknown };
   const sqlstate = typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code) ? e.code : undefined;
   const message = typeof e.message === 'string' ? e.message : String(error);
-  const redacted = message.replace(/"[^"]*"/g, '"…"').split('\n')[0] as string;
+  const redacted = redactValues(message);
   let code: StoreErrorCode = 'rejected';
   if (sqlstate !== undefined)
     code = TRANSIENT_SQLSTATE[sqlstate] ?? (sqlstate.startsWith('08') ? 'unavailable' : 'rejected');

@@ -5,8 +5,6 @@ import pino from 'pino';
 import type { Config } from '../core/config.ts';
 import { type Logger, REDACTED_KEYS } from '../core/logger.ts';
 
-export { REDACTED_KEYS };
-
 /**
  * Creates the process logger.
  * @example const logger = createLogger('info');

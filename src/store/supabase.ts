@@ -5,7 +5,7 @@
  */
 import { createClient, type SupabaseClient, type SupabaseClientOptions } from '@supabase/supabase-js';
 import { createStore, type Result, type Rpc, type Store, StoreError } from '../core/store.ts';
-import { classify } from '../db/sql-rpc.ts';
+import { classify, redactValues } from '../db/sql-rpc.ts';
 
 export interface SupabaseRpcOptions {
   /**
@@ -42,8 +42,6 @@ const HINTS: Record<number, string> = {
   404: 'the clerk_sync_* SQL functions are missing: apply the migrations (supabase db push)',
 };
 
-const redact = (text: string): string => text.replace(/"[^"]*"/g, '"…"').split('\n')[0] as string;
-
 /**
  * Sorts a supabase-js failure into a StoreError code, the way sqlRpc's `classify` does for a direct
  * connection (same SQLSTATE table), plus what only HTTP can say: no answer, an aborted request, a 5xx
@@ -60,16 +58,20 @@ export function classifyPostgrest(fn: string, failure: PostgrestFailure): StoreE
       aborted ? 'timeout' : 'unavailable',
       aborted
         ? `${fn}: no answer from Supabase in time (request aborted)`
-        : `${fn}: Supabase unreachable: ${redact(message)}`,
+        : `${fn}: Supabase unreachable: ${redactValues(message)}`,
       { cause: error },
     );
   }
   const transient = TRANSIENT_STATUS[status];
   if (transient !== undefined)
-    return new StoreError(transient, `${fn}: HTTP ${status}${code ? ` ${code}` : ''}: ${redact(message)}`, {
-      cause: error,
-      sqlstate: /^[0-9A-Z]{5}$/.test(code) ? code : undefined,
-    });
+    return new StoreError(
+      transient,
+      `${fn}: HTTP ${status}${code ? ` ${code}` : ''}: ${redactValues(message)}`,
+      {
+        cause: error,
+        sqlstate: /^[0-9A-Z]{5}$/.test(code) ? code : undefined,
+      },
+    );
   // A SQLSTATE (PostgREST forwards Postgres errors as they are): the same table as a direct connection.
   const sorted = classify({ code, message });
   const hint = HINTS[status];
