@@ -4,25 +4,14 @@
  * parse. Same shape as pino's lines (`level`, `time`, `msg`, bindings), same redacted keys.
  */
 import type { Config } from '../core/config.ts';
-import { type Logger, REDACTED_KEYS } from '../core/logger.ts';
+import { type Logger, redact } from '../core/logger.ts';
 
 const LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity } as const;
-const SECRET_KEYS = new Set(REDACTED_KEYS.map((k) => k.toLowerCase()));
 
 export interface ConsoleLike {
   log(line: string): void;
   warn(line: string): void;
   error(line: string): void;
-}
-
-function redact(value: unknown, depth = 0): unknown {
-  if (value === null || typeof value !== 'object' || depth > 8) return value;
-  if (value instanceof Error) return { name: value.name, message: value.message };
-  if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value))
-    out[k] = SECRET_KEYS.has(k.toLowerCase()) ? '[redacted]' : redact(v, depth + 1);
-  return out;
 }
 
 /**

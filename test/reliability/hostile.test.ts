@@ -176,6 +176,37 @@ describe('fuzzing the receiver', () => {
       }
   }, 60_000);
 
+  it('metadata or an unknown field nested deeper than Postgres or JSON.stringify allow: kept as failed, never a 5xx', async () => {
+    // Built as text: JSON.stringify itself cannot write what JSON.parse reads at this depth.
+    const nested = (depth: number) => `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
+    const cases = [
+      ['public_metadata', 5_000],
+      ['public_metadata', 50_000],
+      ['private_metadata', 50_000],
+      ['some_future_field', 50_000],
+    ] as const;
+    const ids: string[] = [];
+    for (const [field, depth] of cases) {
+      const event = sampleEvent('user.created', { id: `user_deep_${field}_${depth}` });
+      const body = JSON.stringify({ ...event, data: { ...event.data, [field]: 'HERE' } }).replace(
+        '"HERE"',
+        nested(depth),
+      );
+      const delivery = signed(body);
+      ids.push(delivery.headers['svix-id'] as string);
+      const res = await app.request('/webhooks/clerk', post(delivery));
+      expect(res.status, `${field} at depth ${depth}`).toBe(200);
+      expect(await res.json()).toEqual({ outcome: 'failed' });
+    }
+    const rows = await t.db.query<{ n: number }>(
+      "select count(*)::int as n from clerk_sync.events where status = 'failed' and id = any($1)",
+      [ids],
+    );
+    expect(rows.rows).toEqual([{ n: cases.length }]);
+    const users = await t.db.query("select id from public.users_public where id like 'user_deep_%'");
+    expect(users.rows).toEqual([]);
+  }, 60_000);
+
   it('a captured request replayed within the tolerance window is a duplicate, never a second effect', async () => {
     const captured = signed(sampleEvent('user.updated', { id: 'user_replayed' }));
     const outcomes = [];
