@@ -17,8 +17,9 @@ function wrap(p: pino.Logger): Logger {
 }
 
 /**
- * Creates the process logger. Off a terminal it writes to stdout asynchronously: lines that queue
- * while a write is in flight go out together, and pino flushes what is left when the process exits.
+ * Creates the process logger. Off a terminal, stdout is written in blocks of 4 KiB or every 0.5 s,
+ * whichever comes first, and what is left when the process exits: a write per line (a syscall
+ * that wakes a thread) was ~10 % of a delivery's time under load.
  * @example const logger = createLogger('info');
  */
 export function createLogger(level: Config['logLevel'], destination?: pino.DestinationStream): Logger {
@@ -34,5 +35,7 @@ export function createLogger(level: Config['logLevel'], destination?: pino.Desti
     return wrap(
       pino({ ...options, transport: { target: 'pino-pretty', options: { ignore: 'pid,hostname,service' } } }),
     );
-  return wrap(pino(options, pino.destination({ dest: 1, sync: false })));
+  const stdout = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  setInterval(() => stdout.flush(), 500).unref();
+  return wrap(pino(options, stdout));
 }
