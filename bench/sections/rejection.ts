@@ -1,15 +1,15 @@
 /**
  * @module Bad-signature rejection cost: `process.cpuUsage()` around many refused deliveries sent
- * through the real `createApp`, built as `npm start` builds it (in this process, logging at info into /dev/null as it would into a
- * file), after a warm-up. The store is never reached; it would fail loudly if it were.
+ * through the real `createApp`, built as `npm start` builds it (in this process; its logger at info,
+ * with its buffered destination, writing to /dev/null instead of stdout), after a warm-up. The store is never reached; it would fail loudly if it were.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import pino from 'pino';
+import { Hono } from 'hono';
 import { Webhook } from 'svix';
 import { createApp } from '../../src/app/app.ts';
 import { createStore } from '../../src/core/store.ts';
 import { nodeHmac } from '../../src/node/hmac.ts';
-import { createLogger } from '../../src/node/logger.ts';
+import { createLogger, logDestination } from '../../src/node/logger.ts';
 import { buildEvent } from '../lib/workload.ts';
 
 export interface RejectionCase {
@@ -26,6 +26,8 @@ export interface RejectionResult {
   svixOnlyCpuMsPerRequest: number;
   /** The same check with node:crypto's native HMAC-SHA256 (svix uses a pure-JS SHA-256). */
   nativeHmacCpuMsPerRequest: number;
+  /** The same request through a bare Hono app that answers 401 at once: what `app.request` costs in-process. */
+  floorCpuMsPerRequest: number;
 }
 
 const OTHER_SECRET = 'whsec_dGhpcyBpcyBhbm90aGVyIHNlY3JldCEh';
@@ -34,7 +36,8 @@ export async function rejectionSection(o: { secret: string; requests: number }):
   const store = createStore(async () => {
     throw new Error('the store must not be reached by a refused delivery');
   });
-  const logger = createLogger('info', pino.destination({ dest: '/dev/null', sync: true }));
+  // npm start's logger and destination, writing to /dev/null instead of stdout.
+  const logger = createLogger('info', logDestination('/dev/null'));
   // As src/node/server.ts builds it (node:crypto's HMAC), with the store never reached.
   const app = createApp({ store, signingSecret: o.secret, logger, hmac: nodeHmac });
   // A user event: the largest of the mix, so the most bytes to hash.
@@ -85,6 +88,15 @@ export async function rejectionSection(o: { secret: string; requests: number }):
     });
   }
 
+  const bare = new Hono();
+  bare.post('/webhooks/clerk', (c) => c.json({ error: 'invalid signature' }, 401));
+  const badHeaders = headersFor('bad signature');
+  const floor = await cpuPerAsync(o.requests, async () => {
+    await (
+      await bare.request('/webhooks/clerk', { method: 'POST', headers: badHeaders, body })
+    ).arrayBuffer();
+  });
+
   const webhook = new Webhook(o.secret);
   const bad = headersFor('bad signature');
   const svixOnly = cpuPer(o.requests, () => {
@@ -105,7 +117,17 @@ export async function rejectionSection(o: { secret: string; requests: number }):
     cases,
     svixOnlyCpuMsPerRequest: svixOnly,
     nativeHmacCpuMsPerRequest: native,
+    floorCpuMsPerRequest: floor,
   };
+}
+
+/** CPU ms per awaited call of `fn`, after a warm-up. */
+async function cpuPerAsync(n: number, fn: () => Promise<unknown>): Promise<number> {
+  for (let i = 0; i < 2_000; i++) await fn();
+  const cpu0 = process.cpuUsage();
+  for (let i = 0; i < n; i++) await fn();
+  const cpu = process.cpuUsage(cpu0);
+  return (cpu.user + cpu.system) / 1000 / n;
 }
 
 /** CPU ms per call of `fn`, after a warm-up. */
