@@ -52,6 +52,19 @@ export interface PhaseResult extends DriveResult {
   loadgenCpuMsPerEvent?: number;
 }
 
+/** Bad-signature deliveries served by `npm start` over HTTP: the refusal as a served request costs it. */
+export interface RefusedResult {
+  concurrency: number;
+  requests: number;
+  perSecond: number;
+  latencyMs: DriveResult['latencyMs'];
+  outcomes: Record<string, number>;
+  /** CPU of npm start's processes per refused request (warm-up included). */
+  cpuMsPerRequest: number;
+  /** Transactions of the scratch database per refused request: none should reach it. */
+  transactionsPerRequest: number;
+}
+
 export interface ReceiverResult {
   mix: typeof MIX;
   seed: typeof SEED;
@@ -63,7 +76,12 @@ export interface ReceiverResult {
   /** Per concurrency and variant, the median round. */
   phases: PhaseResult[];
   allPhases: PhaseResult[];
+  refused?: RefusedResult;
 }
+
+/** Signs the refused deliveries: a well-formed signature under another secret. */
+const OTHER_SECRET = 'whsec_dGhpcyBpcyBhbm90aGVyIHNlY3JldCEh';
+const REFUSED_CONCURRENCY = 16;
 
 /** Seeds the objects that updates and memberships refer to, with the batch entry points. */
 async function seed(scratch: Scratch, ts: number): Promise<void> {
@@ -167,6 +185,7 @@ export async function receiverSection(scratch: Scratch, o: ReceiverOptions): Pro
   await seed(scratch, ts - 86_400_000);
   const receivers = await startReceivers(scratch, o);
   const phases: PhaseResult[] = [];
+  let refused: RefusedResult | undefined;
   await sleep(QUIET_MS);
   let before = await counters(scratch);
   try {
@@ -225,6 +244,10 @@ export async function receiverSection(scratch: Scratch, o: ReceiverOptions): Pro
           );
         }
     }
+    refused = await refusedPhase(scratch, receivers, o, ts);
+    o.log(
+      `  c=${REFUSED_CONCURRENCY} ours, bad signature: ${refused.perSecond.toFixed(0)} req/s  CPU ${refused.cpuMsPerRequest.toFixed(4)} ms/request  ${JSON.stringify(refused.outcomes)}  transactions/request ${refused.transactionsPerRequest.toFixed(3)}`,
+    );
   } finally {
     await receivers.stop();
   }
@@ -239,6 +262,45 @@ export async function receiverSection(scratch: Scratch, o: ReceiverOptions): Pro
     rounds: o.rounds,
     phases: medians(phases),
     allPhases: phases,
+    ...(refused === undefined ? {} : { refused }),
+  };
+}
+
+/** npm start refusing deliveries signed with another secret, from the same load generator. */
+async function refusedPhase(
+  scratch: Scratch,
+  receivers: Receivers,
+  o: ReceiverOptions,
+  ts: number,
+): Promise<RefusedResult> {
+  const spec: HttpPhaseSpec = {
+    tag: 'refused',
+    seed: 11,
+    tsBase: ts,
+    concurrency: REFUSED_CONCURRENCY,
+    warmup: o.warmup,
+    count: Math.ceil((o.durationMs / 1000) * 6_000),
+    durationMs: o.durationMs,
+    url: receivers.urls.ours,
+    secret: OTHER_SECRET,
+  };
+  await sleep(QUIET_MS);
+  const before = await counters(scratch);
+  const cpu0 = groupCpuMs(receivers.groups.ours);
+  const result = await runJson<DriveResult & { warmup: number }>('bench/procs/loadgen.ts', spec);
+  const cpu = groupCpuMs(receivers.groups.ours) - cpu0;
+  await sleep(QUIET_MS);
+  const after = await counters(scratch);
+  const requests = result.warmup + result.sent;
+  return {
+    concurrency: REFUSED_CONCURRENCY,
+    requests,
+    // Every answer is a 401, so the driver's ok-rate is 0: requests answered per second instead.
+    perSecond: result.sent / (result.elapsedMs / 1000),
+    latencyMs: result.latencyMs,
+    outcomes: result.outcomes,
+    cpuMsPerRequest: cpu / requests,
+    transactionsPerRequest: perEvent(before, after, requests).roundTripsPerEvent,
   };
 }
 
