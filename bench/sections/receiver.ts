@@ -52,14 +52,15 @@ export interface PhaseResult extends DriveResult {
   loadgenCpuMsPerEvent?: number;
 }
 
-/** Bad-signature deliveries served by `npm start` over HTTP: the refusal as a served request costs it. */
+/** Bad-signature deliveries served over HTTP: the refusal as a served request costs it. */
 export interface RefusedResult {
+  variant: 'ours' | 'minimal';
   concurrency: number;
   requests: number;
   perSecond: number;
   latencyMs: DriveResult['latencyMs'];
   outcomes: Record<string, number>;
-  /** CPU of npm start's processes per refused request (warm-up included). */
+  /** CPU of the receiver's processes per refused request (warm-up included). */
   cpuMsPerRequest: number;
   /** Transactions of the scratch database per refused request: none should reach it. */
   transactionsPerRequest: number;
@@ -76,7 +77,8 @@ export interface ReceiverResult {
   /** Per concurrency and variant, the median round. */
   phases: PhaseResult[];
   allPhases: PhaseResult[];
-  refused?: RefusedResult;
+  /** Ours and, as its floor, the minimal receiver refusing the same deliveries. */
+  refused?: RefusedResult[];
 }
 
 /** Signs the refused deliveries: a well-formed signature under another secret. */
@@ -185,7 +187,7 @@ export async function receiverSection(scratch: Scratch, o: ReceiverOptions): Pro
   await seed(scratch, ts - 86_400_000);
   const receivers = await startReceivers(scratch, o);
   const phases: PhaseResult[] = [];
-  let refused: RefusedResult | undefined;
+  const refused: RefusedResult[] = [];
   await sleep(QUIET_MS);
   let before = await counters(scratch);
   try {
@@ -244,10 +246,13 @@ export async function receiverSection(scratch: Scratch, o: ReceiverOptions): Pro
           );
         }
     }
-    refused = await refusedPhase(scratch, receivers, o, ts);
-    o.log(
-      `  c=${REFUSED_CONCURRENCY} ours, bad signature: ${refused.perSecond.toFixed(0)} req/s  CPU ${refused.cpuMsPerRequest.toFixed(4)} ms/request  ${JSON.stringify(refused.outcomes)}  transactions/request ${refused.transactionsPerRequest.toFixed(3)}`,
-    );
+    for (const variant of ['ours', 'minimal'] as const) {
+      const x = await refusedPhase(scratch, receivers, variant, o, ts);
+      refused.push(x);
+      o.log(
+        `  c=${REFUSED_CONCURRENCY} ${variant.padEnd(7)} bad signature: ${x.perSecond.toFixed(0)} req/s  CPU ${x.cpuMsPerRequest.toFixed(4)} ms/request  ${JSON.stringify(x.outcomes)}  transactions/request ${x.transactionsPerRequest.toFixed(3)}`,
+      );
+    }
   } finally {
     await receivers.stop();
   }
@@ -262,37 +267,39 @@ export async function receiverSection(scratch: Scratch, o: ReceiverOptions): Pro
     rounds: o.rounds,
     phases: medians(phases),
     allPhases: phases,
-    ...(refused === undefined ? {} : { refused }),
+    ...(refused.length === 0 ? {} : { refused }),
   };
 }
 
-/** npm start refusing deliveries signed with another secret, from the same load generator. */
+/** A receiver refusing deliveries signed with another secret, from the same load generator. */
 async function refusedPhase(
   scratch: Scratch,
   receivers: Receivers,
+  variant: 'ours' | 'minimal',
   o: ReceiverOptions,
   ts: number,
 ): Promise<RefusedResult> {
   const spec: HttpPhaseSpec = {
-    tag: 'refused',
+    tag: `refused-${variant}`,
     seed: 11,
     tsBase: ts,
     concurrency: REFUSED_CONCURRENCY,
     warmup: o.warmup,
     count: Math.ceil((o.durationMs / 1000) * 6_000),
     durationMs: o.durationMs,
-    url: receivers.urls.ours,
+    url: receivers.urls[variant],
     secret: OTHER_SECRET,
   };
   await sleep(QUIET_MS);
   const before = await counters(scratch);
-  const cpu0 = groupCpuMs(receivers.groups.ours);
+  const cpu0 = groupCpuMs(receivers.groups[variant]);
   const result = await runJson<DriveResult & { warmup: number }>('bench/procs/loadgen.ts', spec);
-  const cpu = groupCpuMs(receivers.groups.ours) - cpu0;
+  const cpu = groupCpuMs(receivers.groups[variant]) - cpu0;
   await sleep(QUIET_MS);
   const after = await counters(scratch);
   const requests = result.warmup + result.sent;
   return {
+    variant,
     concurrency: REFUSED_CONCURRENCY,
     requests,
     // Every answer is a 401, so the driver's ok-rate is 0: requests answered per second instead.
