@@ -8,6 +8,46 @@ const iso = (ms: number): string => new Date(ms).toISOString();
 const isoOrNull = (ms: number | null | undefined): string | null => (ms == null ? null : iso(ms));
 
 /**
+ * The fields of `object` not in `columns`, in their order. A loop instead of `...rest`: zod's
+ * output objects are in dictionary mode, where V8's rest copy is ~5× slower (4 of 5 ms per page
+ * of 500 users, most of the mapping in a backfill).
+ */
+function rest(object: Record<string, unknown>, columns: ReadonlySet<string>): JsonObject {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(object)) if (!columns.has(key)) out[key] = object[key];
+  return out as JsonObject;
+}
+
+const USER_COLUMNS: ReadonlySet<string> = new Set([
+  'id',
+  'username',
+  'first_name',
+  'last_name',
+  'image_url',
+  'external_id',
+  'public_metadata',
+  'unsafe_metadata',
+  'private_metadata',
+  'last_sign_in_at',
+  'banned',
+  'locked',
+  'created_at',
+  'updated_at',
+] satisfies (keyof ClerkUser)[]);
+
+const ORGANIZATION_COLUMNS: ReadonlySet<string> = new Set([
+  'id',
+  'name',
+  'slug',
+  'image_url',
+  'public_metadata',
+  'private_metadata',
+  'created_by',
+  'created_at',
+  'updated_at',
+] satisfies (keyof ClerkOrganization)[]);
+
+/**
  * Maps a Clerk user to a {@link UserRow}. The primary email and phone are picked by id, never by
  * position; `private_metadata` goes only to its own field, and the fields without a column go to
  * `attrs`.
@@ -32,7 +72,6 @@ export function toUserRow(user: ClerkUser): UserRow {
     locked,
     created_at,
     updated_at,
-    ...attrs
   } = user;
   const email = user.email_addresses?.find((e) => e.id === user.primary_email_address_id);
   const phone = user.phone_numbers?.find((p) => p.id === user.primary_phone_number_id);
@@ -53,7 +92,7 @@ export function toUserRow(user: ClerkUser): UserRow {
     locked: locked ?? false,
     created_at: iso(created_at),
     updated_at: iso(updated_at),
-    attrs: attrs satisfies JsonObject,
+    attrs: rest(user, USER_COLUMNS),
   };
 }
 
@@ -65,18 +104,8 @@ export function toUserRow(user: ClerkUser): UserRow {
  * row.slug; // 'acme-corp'
  */
 export function toOrganizationRow(org: ClerkOrganization): OrganizationRow {
-  const {
-    id,
-    name,
-    slug,
-    image_url,
-    public_metadata,
-    private_metadata,
-    created_by,
-    created_at,
-    updated_at,
-    ...attrs
-  } = org;
+  const { id, name, slug, image_url, public_metadata, private_metadata, created_by, created_at, updated_at } =
+    org;
   return {
     id,
     name,
@@ -87,7 +116,7 @@ export function toOrganizationRow(org: ClerkOrganization): OrganizationRow {
     created_by: created_by ?? null,
     created_at: iso(created_at),
     updated_at: iso(updated_at),
-    attrs: attrs satisfies JsonObject,
+    attrs: rest(org, ORGANIZATION_COLUMNS),
   };
 }
 

@@ -20,6 +20,35 @@ const phone = (id: string, number: string) => ({
   verification: null,
 });
 
+// The Clerk fields with a column of their own (src/core/rows.ts); everything else goes to attrs.
+const USER_COLUMNS = [
+  'id',
+  'username',
+  'first_name',
+  'last_name',
+  'image_url',
+  'external_id',
+  'public_metadata',
+  'unsafe_metadata',
+  'private_metadata',
+  'last_sign_in_at',
+  'banned',
+  'locked',
+  'created_at',
+  'updated_at',
+];
+const ORGANIZATION_COLUMNS = [
+  'id',
+  'name',
+  'slug',
+  'image_url',
+  'public_metadata',
+  'private_metadata',
+  'created_by',
+  'created_at',
+  'updated_at',
+];
+
 /** The row `interpret` produces for the user example with `patch` applied to its data. */
 function userRow(patch: Record<string, unknown>): unknown {
   const result = interpret(withData('user.created.json', patch));
@@ -125,6 +154,18 @@ describe('user row', () => {
     }
     expect(attrs).toHaveProperty('email_addresses');
     expect(attrs).toHaveProperty('primary_email_address_id');
+  });
+
+  it.each([
+    ['user.created.json', USER_COLUMNS],
+    ['organization.created.json', ORGANIZATION_COLUMNS],
+  ])('%s: attrs is every field without a column, nothing more', (file, columns) => {
+    const event = withData(file, { clerk_field_from_2030: { nested: [1] } });
+    const data = event.data as Record<string, unknown>;
+    const result = interpret(event);
+    const attrs = ('data' in result ? (result.data as { attrs: object }).attrs : null) as object;
+    const others = Object.entries(data).filter(([key]) => !columns.includes(key));
+    expect(attrs).toEqual(Object.fromEntries(others));
   });
 });
 
