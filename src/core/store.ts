@@ -81,6 +81,16 @@ export interface UnseenRow {
   user_id: string | null;
 }
 
+/**
+ * A page of rows already encoded for the transport (see {@link Store.prepareRows}). Opaque: only the
+ * store that made it reads it.
+ */
+export interface PreparedRows<K extends ObjectKind> {
+  readonly kind: K;
+  /** How many rows it holds. */
+  readonly count: number;
+}
+
 export interface Store {
   applyEvent(input: ApplyEventInput): Promise<Result<Outcome>>;
   upsert<K extends ObjectKind>(kind: K, rows: RowOf[K][]): Promise<Result<BatchCounts>>;
@@ -93,15 +103,21 @@ export interface Store {
     kind: ObjectKind,
     options: { restart: boolean; trackSeen: boolean },
   ): Promise<Result<BackfillPass>>;
+  /**
+   * Encodes a page of rows for {@link Store.backfillPage} now (over a direct connection: its JSON
+   * text), so that the backfill can do it while the previous page is applied and let the objects go:
+   * a page of 500 users is ~1 MB of JSON but several MB of objects.
+   */
+  prepareRows<K extends ObjectKind>(kind: K, rows: RowOf[K][]): PreparedRows<K>;
   /** Applies one page with the webhook rules and moves the checkpoint to `nextOffset`, atomically. */
   backfillPage<K extends ObjectKind>(
     kind: K,
     passId: string,
     checkpoint: { nextOffset: number; lastId: string | null },
-    rows: RowOf[K][],
+    rows: PreparedRows<K>,
   ): Promise<Result<BatchCounts>>;
   /** What a page would change, writing nothing (dry run). */
-  backfillCompare<K extends ObjectKind>(kind: K, rows: RowOf[K][]): Promise<Result<BatchCounts>>;
+  backfillCompare<K extends ObjectKind>(kind: K, rows: PreparedRows<K>): Promise<Result<BatchCounts>>;
   /**
    * Mirror rows of `kind` older than the pass that it did not see: by the pass's recorded ids, or —
    * for a dry run, which records nothing — by `seen` and `startedAt`.
@@ -118,11 +134,25 @@ export interface Store {
  * Calls a SQL function by name with named arguments, the way PostgREST's `/rpc/<fn>` does: a scalar
  * function answers its value, a set-returning one an array of rows. Failures come back as values.
  */
-export type Rpc = (
-  fn: string,
-  args: Record<string, unknown>,
-  returns: 'scalar' | 'rows',
-) => Promise<Result<unknown>>;
+export interface Rpc {
+  (fn: string, args: Record<string, unknown>, returns: 'scalar' | 'rows'): Promise<Result<unknown>>;
+  /**
+   * Encodes a jsonb argument ahead of the call that will send it (sqlRpc: to its JSON text). A
+   * transport without it is given the value itself.
+   */
+  encodeJson?: (value: unknown) => unknown;
+}
+
+/** The rows of a page and, once prepared, what the transport sends for them. */
+class Prepared<K extends ObjectKind> implements PreparedRows<K> {
+  constructor(
+    readonly kind: K,
+    readonly count: number,
+    readonly value: unknown,
+  ) {}
+}
+
+const ZERO: BatchCounts = { inserted: 0, updated: 0, unchanged: 0, stale: 0, deleted: 0 };
 
 const KIND_FN: Record<ObjectKind, string> = {
   user: 'users',
@@ -157,7 +187,7 @@ export function createStore(rpc: Rpc, close: () => Promise<void> = async () => {
       ),
     upsert: async (kind, rows) =>
       rows.length === 0
-        ? ok({ inserted: 0, updated: 0, unchanged: 0, stale: 0, deleted: 0 })
+        ? ok(ZERO)
         : map(await rpc(`clerk_sync_upsert_${KIND_FN[kind]}`, { rows }, 'scalar'), (v) => v as BatchCounts),
     remove: async (kind, ids) =>
       ids.length === 0
@@ -187,19 +217,34 @@ export function createStore(rpc: Rpc, close: () => Promise<void> = async () => {
         ),
         (v) => v as BackfillPass,
       ),
+    prepareRows: (kind, rows) =>
+      new Prepared(kind, rows.length, rpc.encodeJson ? rpc.encodeJson(rows) : rows),
     backfillPage: async (kind, passId, checkpoint, rows) =>
       map(
         await rpc(
           'clerk_sync_backfill_page',
-          { kind, pass_id: passId, next_offset: checkpoint.nextOffset, rows, last_id: checkpoint.lastId },
+          {
+            kind,
+            pass_id: passId,
+            next_offset: checkpoint.nextOffset,
+            rows: (rows as Prepared<typeof kind>).value,
+            last_id: checkpoint.lastId,
+          },
           'scalar',
         ),
         (v) => v as BatchCounts,
       ),
     backfillCompare: async (kind, rows) =>
-      rows.length === 0
-        ? ok({ inserted: 0, updated: 0, unchanged: 0, stale: 0, deleted: 0 })
-        : map(await rpc('clerk_sync_backfill_compare', { kind, rows }, 'scalar'), (v) => v as BatchCounts),
+      rows.count === 0
+        ? ok(ZERO)
+        : map(
+            await rpc(
+              'clerk_sync_backfill_compare',
+              { kind, rows: (rows as Prepared<typeof kind>).value },
+              'scalar',
+            ),
+            (v) => v as BatchCounts,
+          ),
     backfillUnseen: async (kind, by) =>
       map(
         await rpc(

@@ -8,20 +8,29 @@ import type { Queryable } from './database.ts';
 
 const IDENT = /^[a-z_][a-z0-9_]*$/;
 
+/** A jsonb argument encoded ahead of its call (`Rpc.encodeJson`). */
+class JsonText {
+  constructor(readonly text: string) {}
+}
+
 // The jsonb parameters of our SQL functions go as JSON text; the others as they are (a string array
 // becomes a Postgres text[]). By name, because an empty array is both '[]' and '{}'.
 const JSONB_ARGS = new Set(['rows', 'data', 'payload']);
 const encode = (name: string, value: unknown): unknown =>
-  value !== null && (JSONB_ARGS.has(name) || (typeof value === 'object' && !Array.isArray(value)))
-    ? JSON.stringify(value)
-    : value;
+  value instanceof JsonText
+    ? value.text
+    : value !== null && (JSONB_ARGS.has(name) || (typeof value === 'object' && !Array.isArray(value)))
+      ? JSON.stringify(value)
+      : value;
+
+const encodeJson = (value: unknown): JsonText => new JsonText(JSON.stringify(value));
 
 /**
  * Calls `public.<fn>(name => $1, …)` on `db`.
  * @example const store = createStore(sqlRpc(pool));
  */
 export function sqlRpc(db: Queryable): Rpc {
-  return async (fn, args, returns) => {
+  const rpc: Rpc = async (fn, args, returns) => {
     const names = Object.keys(args);
     if (!IDENT.test(fn) || !names.every((n) => IDENT.test(n)))
       throw new Error(`sqlRpc: bad identifier in ${fn}`);
@@ -37,6 +46,8 @@ export function sqlRpc(db: Queryable): Rpc {
       return { ok: false, error: classify(error) } satisfies Result<never>;
     }
   };
+  rpc.encodeJson = encodeJson;
+  return rpc;
 }
 
 const TRANSIENT_SQLSTATE: Record<string, StoreErrorCode> = {

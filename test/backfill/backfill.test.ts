@@ -6,7 +6,9 @@ import { createApp } from '../../src/app/app.ts';
 import { type BackfillOptions, KINDS, runBackfill } from '../../src/backfill/backfill.ts';
 import { createClerkApi } from '../../src/clerk/api.ts';
 import { main } from '../../src/cli/main.ts';
+import { userSchema } from '../../src/core/events.ts';
 import { silentLogger } from '../../src/core/logger.ts';
+import { toUserRow } from '../../src/core/map.ts';
 import { createStore, type Store } from '../../src/core/store.ts';
 import { sqlRpc } from '../../src/db/sql-rpc.ts';
 import { type ClerkStandin, generateClerkData, startClerkStandin } from '../support/clerk-standin.ts';
@@ -121,6 +123,25 @@ describe('backfill into the mirror', () => {
     const [summary] = await backfill({ kinds: ['users'] });
     expect(summary).toMatchObject({ fetched: users, inserted: users - broken, failed: broken });
     expect(await ids('users_public')).toHaveLength(users - broken);
+  });
+
+  it('a page is encoded when it is prepared: the objects can be let go before it is sent', async () => {
+    const begun = await store.backfillBegin('user', { restart: true, trackSeen: false });
+    if (!begun.ok) throw begun.error;
+    const user = clerk.data.users[0] as { id: string };
+    const row = toUserRow(userSchema.parse(user));
+    const prepared = store.prepareRows('user', [row]);
+    row.first_name = 'changed after prepareRows';
+    expect(prepared.count).toBe(1);
+    const applied = await store.backfillPage(
+      'user',
+      begun.value.pass_id,
+      { nextOffset: 1, lastId: user.id },
+      prepared,
+    );
+    expect(applied).toEqual({ ok: true, value: expect.objectContaining({ inserted: 1 }) });
+    const { rows } = await t.db.query<{ first_name: string }>('select first_name from public.users_public');
+    expect(rows).toEqual([{ first_name: 'First0' }]);
   });
 
   it('a second run changes nothing', async () => {
