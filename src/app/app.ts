@@ -28,6 +28,8 @@ const RETRY = { error: 'temporarily unavailable, retry later' } as const;
 
 type Answer = Outcome | 'ignored';
 
+const UTF8 = new TextDecoder();
+
 async function within<T>(promise: Promise<Result<T>>, ms: number): Promise<Result<T>> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const deadline = new Promise<Result<T>>((resolve) => {
@@ -128,7 +130,7 @@ export function createApp(deps: AppDeps): Hono {
     const svix_id = eventId.slice(0, 64);
     const log = deps.logger;
 
-    const body = new TextDecoder().decode(raw);
+    const body = UTF8.decode(raw);
     const verified = verify(body, headers);
     if (!verified.ok) {
       log.warn({ svix_id, reason: verified.reason, status: 401 }, 'webhook refused: signature check failed');
