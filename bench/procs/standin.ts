@@ -26,6 +26,7 @@ const generatedMs = performance.now() - t0;
 const standin = await startClerkStandin({
   secretKey: spec.secretKey,
   data,
+  frozen: true,
   ...(spec.rate ? { rate: spec.rate } : {}),
 });
 process.on('message', (message: { cmd: string }) => {

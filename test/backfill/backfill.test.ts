@@ -341,3 +341,30 @@ describe.runIf(onServer)('clerk-sync backfill (the command, on the server)', () 
     expect(failure.stderr).toMatch(pattern);
   });
 });
+
+describe('the Clerk stand-in frozen for benchmarks', () => {
+  it.each([
+    '/users?limit=500&order_by=%2Bcreated_at',
+    '/users?limit=500&offset=1000',
+    '/users?limit=100&starting_after=user_00000499',
+    '/users?limit=500&starting_after=user_00001233',
+    '/organizations?limit=1',
+    '/organization_memberships?limit=500&offset=100',
+  ])('answers %s byte for byte as the live one', async (query) => {
+    const data = generateClerkData({ users: 1_234, organizations: 30, membersPerOrg: 7 });
+    const live = await startClerkStandin({ secretKey: SECRET_KEY, data });
+    const frozen = await startClerkStandin({ secretKey: SECRET_KEY, data, frozen: true });
+    try {
+      const [a, b] = await Promise.all(
+        [live, frozen].map(async (s) => {
+          const res = await fetch(`${s.url}${query}`, { headers: { Authorization: `Bearer ${SECRET_KEY}` } });
+          return [res.status, await res.text()];
+        }),
+      );
+      expect(b).toEqual(a);
+    } finally {
+      await live.close();
+      await frozen.close();
+    }
+  });
+});

@@ -62,6 +62,58 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
   res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(JSON.stringify(body));
 }
+/** Sends `prefix`, `body` and `suffix` as one JSON answer, without copying `body`. */
+function sendJson(res: ServerResponse, prefix: string, body: Uint8Array, suffix: string) {
+  res.writeHead(200, {
+    'content-type': 'application/json',
+    'content-length': String(Buffer.byteLength(prefix) + body.length + Buffer.byteLength(suffix)),
+  });
+  res.write(prefix);
+  res.write(body);
+  res.end(suffix);
+}
+
+interface FrozenList {
+  count: number;
+  /** The objects' JSON in list order (created_at, then id), separated by commas. */
+  bytes: Buffer;
+  /** Where object i starts and ends in `bytes`. */
+  starts: number[];
+  ends: number[];
+  /** Where each id is in that order. */
+  position: Map<string, number>;
+}
+
+type ListPath = '/users' | '/organizations' | '/organization_memberships';
+
+function freeze(data: ClerkData): Record<ListPath, FrozenList> {
+  const list = (items: Obj[]): FrozenList => {
+    const sorted = [...items].sort(byCreated);
+    const json = sorted.map((o) => JSON.stringify(o));
+    const starts: number[] = [];
+    const ends: number[] = [];
+    let at = 0;
+    for (const text of json) {
+      starts.push(at);
+      at += Buffer.byteLength(text);
+      ends.push(at);
+      at += 1; // the comma
+    }
+    return {
+      count: sorted.length,
+      bytes: Buffer.from(json.join(',')),
+      starts,
+      ends,
+      position: new Map(sorted.map((o, i) => [o.id, i])),
+    };
+  };
+  return {
+    '/users': list(data.users),
+    '/organizations': list(data.organizations),
+    '/organization_memberships': list(data.memberships),
+  };
+}
+
 const clerkError = (code: string, message: string) => ({
   errors: [{ code, message, long_message: message }],
 });
@@ -71,8 +123,15 @@ export async function startClerkStandin(options: {
   data: ClerkData;
   rate?: { requests: number; windowMs: number };
   latencyMs?: number;
+  /**
+   * The data will not change (benchmarks): sort each list and serialize each object once, up front,
+   * so that serving a page costs the stand-in — which stands for Clerk's servers, not the machine
+   * under test — as little CPU as possible. Tests that edit `data` must leave it off.
+   */
+  frozen?: boolean;
 }): Promise<ClerkStandin> {
   const sent: number[] = [];
+  const frozen = options.frozen ? freeze(options.data) : null;
   const standin: ClerkStandin = {
     url: '',
     data: options.data,
@@ -111,12 +170,26 @@ export async function startClerkStandin(options: {
       const from = after ? sorted.findIndex((u) => u.id === after) + 1 : offset;
       return sorted.slice(from, from + limit);
     };
+    // The same page, as the JSON of its objects, from the lists sorted and serialized up front.
+    const frozenPage = (list: FrozenList): Uint8Array => {
+      const after = url.searchParams.get('starting_after');
+      const from = after ? (list.position.get(after) ?? -1) + 1 : offset;
+      const to = Math.min(from + limit, list.count);
+      return to > from ? list.bytes.subarray(list.starts[from], list.ends[to - 1]) : new Uint8Array(0);
+    };
     const one = (items: Obj[], id: string) => {
       const found = items.find((o) => o.id === decodeURIComponent(id));
       return found ? send(res, 200, found) : send(res, 404, clerkError('resource_not_found', 'not found'));
     };
     const { users, organizations, memberships } = standin.data;
     const match = (re: RegExp) => re.exec(path)?.[1];
+    if (frozen && (path === '/users' || path === '/organizations' || path === '/organization_memberships')) {
+      const list = frozen[path];
+      const items = frozenPage(list);
+      return path === '/users'
+        ? sendJson(res, '[', items, ']')
+        : sendJson(res, '{"data":[', items, `],"total_count":${list.count}}`);
+    }
     if (path === '/users') return send(res, 200, page(users));
     if (path === '/users/count') return send(res, 200, { object: 'total_count', total_count: users.length });
     const userId = match(/^\/users\/([^/]+)$/);
