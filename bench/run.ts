@@ -24,7 +24,7 @@ const SIGNING_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 
 const SIZES = {
   quick: {
-    receiver: { concurrencies: [1, 16, 64], durationMs: 2_000, warmup: 150, rounds: 1 },
+    receiver: { concurrencies: [1, 16, 64], durationMs: 2_000, warmup: 150, prewarm: 3_000, rounds: 1 },
     rejection: { requests: 5_000 },
     backfill: {
       small: { users: 2_000, organizations: 40, membersPerOrg: 10 },
@@ -36,7 +36,7 @@ const SIZES = {
     rls: { rows: 100_000, rowsPerUser: 100, iterations: 200 },
   },
   full: {
-    receiver: { concurrencies: [1, 16, 64], durationMs: 5_000, warmup: 500, rounds: 3 },
+    receiver: { concurrencies: [1, 16, 64], durationMs: 5_000, warmup: 500, prewarm: 10_000, rounds: 3 },
     rejection: { requests: 20_000 },
     backfill: {
       small: { users: 10_000, organizations: 200, membersPerOrg: 10 },
