@@ -2,6 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SCHEMA_VERSION } from '../../src/core/store.ts';
 import type { Queryable } from '../../src/db/database.ts';
 import { loadMigrations } from '../../src/db/migrate.ts';
+import { sqlRpc } from '../../src/db/sql-rpc.ts';
 import { membershipRow, orgRow, userRow } from '../fixtures/rows.ts';
 import { onServer, openTestDatabase, type TestDatabase } from '../support/db.ts';
 
@@ -255,6 +256,22 @@ describe('ledger', () => {
     const newest = (await loadMigrations()).at(-1)?.version;
     expect(SCHEMA_VERSION).toBe(newest);
     expect(await one('select public.clerk_sync_schema_version() as v')).toEqual({ v: newest });
+  });
+});
+
+describe('the SQL transport (sqlRpc)', () => {
+  it('calls by name, and refuses a name that is not an identifier even after a call of a like shape', async () => {
+    const rpc = sqlRpc(t.db);
+    expect(await rpc('clerk_sync_schema_version', {}, 'scalar')).toEqual({ ok: true, value: SCHEMA_VERSION });
+    await expect(rpc('clerk_sync_schema_version(); drop table x; --', {}, 'scalar')).rejects.toThrow(
+      /bad identifier/,
+    );
+    const ok = await rpc('clerk_sync_ledger_status', {}, 'scalar');
+    expect(ok.ok).toBe(true);
+    await expect(rpc('clerk_sync_ledger_status', { 'x => 1) --': 1 }, 'scalar')).rejects.toThrow(
+      /bad identifier/,
+    );
+    await expect(rpc('clerk_sync_ledger_status', {}, 'scalar')).resolves.toEqual(ok);
   });
 });
 
