@@ -7,6 +7,9 @@ import { type PhaseWorkload, phaseEvents } from './workload.ts';
 export const APPLY_SQL =
   'select public.clerk_sync_apply_event(event_id => $1, event_type => $2, data => $3, occurred_at => $4, failure => $5, payload => $6) as value';
 
+/** A well-formed `whsec_` secret that is not the receivers': deliveries signed with it are refused. */
+export const OTHER_SECRET = 'whsec_dGhpcyBpcyBhbm90aGVyIHNlY3JldCEh';
+
 export interface PhaseSpec {
   tag: string;
   seed: number;

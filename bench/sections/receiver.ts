@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { interpret } from '../../src/core/dispatch.ts';
 import { freePort, groupCpuMs, runJson, sleep, startServer, terminate } from '../lib/child.ts';
 import type { DriveResult } from '../lib/drive.ts';
-import type { HttpPhaseSpec, PhaseSpec, SqlPhaseSpec } from '../lib/phase.ts';
+import { type HttpPhaseSpec, OTHER_SECRET, type PhaseSpec, type SqlPhaseSpec } from '../lib/phase.ts';
 import { counters, perEvent, type Scratch } from '../lib/scratch.ts';
 import { MIX, SEED, seedEvents } from '../lib/workload.ts';
 
@@ -83,8 +83,6 @@ export interface ReceiverResult {
   refused?: RefusedResult[];
 }
 
-/** Signs the refused deliveries: a well-formed signature under another secret. */
-const OTHER_SECRET = 'whsec_dGhpcyBpcyBhbm90aGVyIHNlY3JldCEh';
 const REFUSED_CONCURRENCY = 16;
 
 /** Seeds the objects that updates and memberships refer to, with the batch entry points. */

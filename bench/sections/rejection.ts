@@ -10,6 +10,7 @@ import { createApp } from '../../src/app/app.ts';
 import { createStore } from '../../src/core/store.ts';
 import { nodeHmac } from '../../src/node/hmac.ts';
 import { createLogger, logDestination } from '../../src/node/logger.ts';
+import { OTHER_SECRET } from '../lib/phase.ts';
 import { buildEvent } from '../lib/workload.ts';
 
 export interface RejectionCase {
@@ -29,8 +30,6 @@ export interface RejectionResult {
   /** The same request through a bare Hono app that answers 401 at once: what `app.request` costs in-process. */
   floorCpuMsPerRequest: number;
 }
-
-const OTHER_SECRET = 'whsec_dGhpcyBpcyBhbm90aGVyIHNlY3JldCEh';
 
 export async function rejectionSection(o: { secret: string; requests: number }): Promise<RejectionResult> {
   const store = createStore(async () => {
