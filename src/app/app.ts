@@ -29,6 +29,7 @@ const RETRY = { error: 'temporarily unavailable, retry later' } as const;
 type Answer = Outcome | 'ignored';
 
 const UTF8 = new TextDecoder();
+const UTF8_ENCODER = new TextEncoder();
 
 async function within<T>(promise: Promise<Result<T>>, ms: number): Promise<Result<T>> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -50,18 +51,20 @@ async function within<T>(promise: Promise<Result<T>>, ms: number): Promise<Resul
 }
 
 /**
- * The body, or null when it is over `max` bytes — refused before it is read when Content-Length
- * says so, and counted while read when it does not (chunked).
+ * The body as text, or null when it is over `max` bytes — refused before it is read when
+ * Content-Length says so, and counted while read when it does not (chunked).
  */
-async function readLimited(request: Request, max: number): Promise<Uint8Array | null> {
+async function readLimited(request: Request, max: number): Promise<string | null> {
   const declared = request.headers.get('content-length');
   if (declared !== null) {
     // The HTTP layer delivers at most Content-Length bytes, so a small declared size bounds the read.
     if (!(Number(declared) <= max)) return null;
-    const body = new Uint8Array(await request.arrayBuffer());
-    return body.byteLength > max ? null : body;
+    // Read as text in one step (on Node, decoded straight from the received bytes, no copy).
+    const text = await request.text();
+    // A UTF-16 unit is at most 3 bytes of UTF-8: only a long text needs counting.
+    return text.length * 3 > max && UTF8_ENCODER.encode(text).byteLength > max ? null : text;
   }
-  if (request.body === null) return new Uint8Array();
+  if (request.body === null) return '';
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -81,7 +84,7 @@ async function readLimited(request: Request, max: number): Promise<Uint8Array | 
     body.set(chunk, offset);
     offset += chunk.byteLength;
   }
-  return body;
+  return UTF8.decode(body);
 }
 
 /**
@@ -118,8 +121,8 @@ export function createApp(deps: AppDeps): Hono {
 
   app.post('/webhooks/clerk', async (c) => {
     const started = now();
-    const raw = await readLimited(c.req.raw, MAX_BODY_BYTES);
-    if (raw === null) return c.json(TOO_LARGE, 413);
+    const body = await readLimited(c.req.raw, MAX_BODY_BYTES);
+    if (body === null) return c.json(TOO_LARGE, 413);
     const headers: Record<string, string> = {};
     for (const name of HEADER_NAMES) {
       const value = c.req.header(name);
@@ -130,7 +133,6 @@ export function createApp(deps: AppDeps): Hono {
     const svix_id = eventId.slice(0, 64);
     const log = deps.logger;
 
-    const body = UTF8.decode(raw);
     const verified = verify(body, headers);
     if (!verified.ok) {
       log.warn({ svix_id, reason: verified.reason, status: 401 }, 'webhook refused: signature check failed');

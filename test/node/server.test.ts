@@ -69,7 +69,10 @@ describe('npm start on the embedded default', () => {
       { cwd: dir, env: env() },
     );
     expect(JSON.parse(stdout)).toMatchObject({ status: 200, body: { outcome: 'applied' } });
-    expect(output).toMatch(/"object_id":"user_starttest".*"outcome":"applied"/);
+    // Off a terminal the log goes out in blocks, or within 0.5 s.
+    await expect
+      .poll(() => output, { timeout: 3_000 })
+      .toMatch(/"object_id":"user_starttest".*"outcome":"applied"/);
 
     server.kill('SIGTERM');
     await expect.poll(() => server.exitCode, { timeout: 10_000 }).toBe(0);
