@@ -131,11 +131,13 @@ export function createApp(deps: AppDeps): Hono {
     const eventId = headers['svix-id'] ?? headers['webhook-id'] ?? '';
     // Named in each line rather than bound in a child logger: no logger object per delivery.
     const svix_id = eventId.slice(0, 64);
-    const log = deps.logger;
 
     const verified = verify(body, headers);
     if (!verified.ok) {
-      log.warn({ svix_id, reason: verified.reason, status: 401 }, 'webhook refused: signature check failed');
+      deps.logger.warn(
+        { svix_id, reason: verified.reason, status: 401 },
+        'webhook refused: signature check failed',
+      );
       return c.json(UNAUTHORIZED, 401);
     }
 
@@ -170,7 +172,7 @@ export function createApp(deps: AppDeps): Hono {
     const ms = now() - started;
     if (!answer.ok) {
       const status = answer.error.retryable ? 503 : 500;
-      log.error(
+      deps.logger.error(
         { ...base, status, ms, err: { code: answer.error.code, message: answer.error.message } },
         'webhook not applied',
       );
@@ -178,11 +180,11 @@ export function createApp(deps: AppDeps): Hono {
     }
     const line = { ...base, outcome: answer.value, status: 200, ms };
     if (answer.value === 'failed')
-      log.warn(
+      deps.logger.warn(
         { ...line, error: event.kind === 'invalid' ? event.error : undefined },
         'webhook stored as failed',
       );
-    else log.info(line, 'webhook');
+    else deps.logger.info(line, 'webhook');
     return c.json({ outcome: answer.value });
 
     async function recordFailed(type: string, failure: string, payload: unknown): Promise<Result<Answer>> {

@@ -30,24 +30,12 @@ const encodeJson = (value: unknown): JsonText => new JsonText(JSON.stringify(val
  * @example const store = createStore(sqlRpc(pool));
  */
 export function sqlRpc(db: Queryable): Rpc {
-  // The statement text of each call shape, built (and its identifiers checked) once: a receiver
-  // sends the same one for every event.
-  const statements = new Map<string, string>();
-  const statement = (fn: string, names: string[], returns: 'scalar' | 'rows'): string => {
-    const key = JSON.stringify([returns, fn, names]); // unambiguous, so no unchecked name hits a cached one
-    let sql = statements.get(key);
-    if (sql === undefined) {
-      if (!IDENT.test(fn) || !names.every((n) => IDENT.test(n)))
-        throw new Error(`sqlRpc: bad identifier in ${fn}`);
-      const call = `public.${fn}(${names.map((n, i) => `${n} => $${i + 1}`).join(', ')})`;
-      sql = returns === 'scalar' ? `select ${call} as value` : `select * from ${call}`;
-      statements.set(key, sql);
-    }
-    return sql;
-  };
   const rpc: Rpc = async (fn, args, returns) => {
     const names = Object.keys(args);
-    const sql = statement(fn, names, returns);
+    if (!IDENT.test(fn) || !names.every((n) => IDENT.test(n)))
+      throw new Error(`sqlRpc: bad identifier in ${fn}`);
+    const call = `public.${fn}(${names.map((n, i) => `${n} => $${i + 1}`).join(', ')})`;
+    const sql = returns === 'scalar' ? `select ${call} as value` : `select * from ${call}`;
     try {
       const { rows } = await db.query<Record<string, unknown>>(
         sql,
