@@ -242,15 +242,15 @@ export function markdown(res: Results): string {
       '',
       '## Webhook receiver',
       '',
-      `Closed loop, ${r.durationMs / 1000} s per phase after a warm-up${r.rounds > 1 ? `; every variant ${r.rounds} times per concurrency, interleaved, the round with the median events/s shown (all rounds in latest.json)` : ''}, pre-signed deliveries of ${f0(r.meanBodyBytes)} bytes on average (${r.mix.map(([t, w]) => `${w} % ${t}`).join(', ')}); every variant uses a pool of ${r.poolSize} connections. CPU ms/event is the receiver's processes' (user + system, from /proc; the calling process's for the limit). Round trips are counted server-side: transactions of the scratch database (pg_stat_database, minus connection start-ups and the bench's own reads) per event, and calls of \`clerk_sync_apply_event\` (pg_stat_user_functions).`,
+      `Closed loop, ${r.durationMs / 1000} s per phase after a warm-up${r.rounds > 1 ? `; every variant ${r.rounds} times per concurrency, interleaved, the round with the median events/s shown (all rounds in latest.json)` : ''}, pre-signed deliveries of ${f0(r.meanBodyBytes)} bytes on average (${r.mix.map(([t, w]) => `${w} % ${t}`).join(', ')}); every variant uses a pool of ${r.poolSize} connections. CPU ms/event is the receiver's processes' (user + system, from /proc; the calling process's for the limit); generator ms/event is the load generator's (raw keep-alive sockets, pre-built requests), which shares the cores with every HTTP variant and not with the limit. Round trips are counted server-side: transactions of the scratch database (pg_stat_database, minus connection start-ups and the bench's own reads) per event, and calls of \`clerk_sync_apply_event\` (pg_stat_user_functions).`,
       '',
-      '| c | variant | events/s | p50 ms | p99 ms | share of limit | transactions/event | CPU ms/event | outcomes |',
-      '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+      '| c | variant | events/s | p50 ms | p99 ms | share of limit | transactions/event | CPU ms/event | generator ms/event | outcomes |',
+      '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
     );
     for (const p of r.phases) {
       const limit = phase(r, 'limit', p.concurrency);
       lines.push(
-        `| ${p.concurrency} | ${p.variant} | ${f0(p.perSecond)} | ${f2(p.latencyMs.p50)} | ${f2(p.latencyMs.p99)} | ${limit ? pct(p.perSecond / limit.perSecond) : ''} | ${p.db.roundTripsPerEvent.toFixed(3)} | ${p.cpuMsPerEvent.toFixed(2)} | ${Object.entries(
+        `| ${p.concurrency} | ${p.variant} | ${f0(p.perSecond)} | ${f2(p.latencyMs.p50)} | ${f2(p.latencyMs.p99)} | ${limit ? pct(p.perSecond / limit.perSecond) : ''} | ${p.db.roundTripsPerEvent.toFixed(3)} | ${p.cpuMsPerEvent.toFixed(2)} | ${p.loadgenCpuMsPerEvent === undefined ? '—' : p.loadgenCpuMsPerEvent.toFixed(2)} | ${Object.entries(
           p.outcomes,
         )
           .map(([k, v]) => `${k} ${v}`)
@@ -267,7 +267,7 @@ export function markdown(res: Results): string {
   if (r?.refused) {
     lines.push(
       '',
-      `Served: each receiver answering deliveries signed with another secret, from the same load generator at c=${r.refused[0]?.concurrency} (warm-up included). CPU is the receiver's processes' (from /proc: HTTP parsing, the body read, the signature check, the log line, the 401); the minimal receiver (bare \`node:http\`, the same check, no framework, no logging) is the floor.`,
+      `Served: each receiver answering deliveries signed with another secret, from the same load generator at c=${r.refused[0]?.concurrency}, after ${r.refused[0]?.warmup ?? 0} untimed refusals that are not counted (a receiver under a flood of forged deliveries is past its JIT warm-up). CPU is the receiver's processes' (from /proc: HTTP parsing, the body read, the signature check, the log line, the 401); the minimal receiver (bare \`node:http\`, the same check, no framework, no logging) is the floor.`,
       '',
       '| receiver | requests | per second | p50 ms | p99 ms | answers | CPU ms/request | transactions/request |',
       '| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |',
