@@ -2,11 +2,22 @@
  * @module `clerk-sync backfill`: brings an existing Clerk instance into the mirror.
  */
 
+import { setFlagsFromString } from 'node:v8';
 import { KINDS, type KindSummary, runBackfill } from '../../backfill/backfill.ts';
 import { type ApiEvent, createClerkApi, DEFAULT_RATE, type Kind } from '../../clerk/api.ts';
 import { parseConfig } from '../../core/config.ts';
 import { openStore } from '../../node/store.ts';
 import { CliError, type Command, type Io } from '../command.ts';
+
+/**
+ * A backfill allocates a page of short-lived objects every ~50 ms, and V8 then grows the old
+ * generation by a factor it derives from that rate: at 100,000 users the heap reached ~110 MB (peak
+ * RSS 183–227 MB over six runs) though ~40 MB of it was live. Growing it by at most 25 % per full GC
+ * holds peak RSS at 143–153 MB from 10,000 to 100,000 users; users/s stays within the runs' spread
+ * (8.4–10.3k, against 8.7–10.7k) for ~15 % more CPU (bench stand-in, measured). V8 reads the flag
+ * whenever it recomputes its heap limits, so setting it at run time takes effect.
+ */
+const HEAP_GROWING = '--heap-growing-percent=25';
 
 const COLUMNS = ['fetched', 'inserted', 'updated', 'unchanged', 'stale', 'deleted', 'failed'] as const;
 
@@ -48,6 +59,7 @@ export const backfill: Command = {
       rate: { requests: rate, windowMs: DEFAULT_RATE.windowMs },
       onEvent: (e) => reportApiEvent(e, io),
     });
+    setFlagsFromString(HEAP_GROWING);
     const store = await openStore(config);
     const progress = createProgress(io, values.json === true);
     try {
