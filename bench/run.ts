@@ -1,5 +1,5 @@
 /**
- * @module `npm run bench [-- --quick] [-- --only receiver,rejection,backfill,rls]`: measures the
+ * @module `npm run bench [-- --quick] [-- --only receiver,layers,rejection,backfill,rls]`: measures the
  * receiver and the backfill against their limits and baselines on the Postgres server in
  * BENCH_DATABASE_URL (a scratch database per run, dropped at the end), and writes
  * bench/results/latest.json and latest.md.
@@ -13,11 +13,12 @@ import { killAll, ROOT } from './lib/child.ts';
 import { markdown, type Results, ratios, targets } from './lib/report.ts';
 import { createScratch, type Scratch } from './lib/scratch.ts';
 import { backfillSection } from './sections/backfill.ts';
+import { layersSection } from './sections/layers.ts';
 import { receiverSection } from './sections/receiver.ts';
 import { rejectionSection } from './sections/rejection.ts';
 import { rlsSection } from './sections/rls.ts';
 
-const SECTIONS = ['receiver', 'rejection', 'backfill', 'rls'] as const;
+const SECTIONS = ['receiver', 'layers', 'rejection', 'backfill', 'rls'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const SIGNING_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
@@ -25,6 +26,7 @@ const SIGNING_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 const SIZES = {
   quick: {
     receiver: { concurrencies: [1, 16, 64], durationMs: 2_000, warmup: 150, prewarm: 3_000, rounds: 1 },
+    layers: { prewarm: 3_000, requests: 10_000, rounds: 1 },
     rejection: { requests: 5_000 },
     backfill: {
       small: { users: 2_000, organizations: 40, membersPerOrg: 10 },
@@ -37,6 +39,7 @@ const SIZES = {
   },
   full: {
     receiver: { concurrencies: [1, 16, 64], durationMs: 5_000, warmup: 500, prewarm: 10_000, rounds: 3 },
+    layers: { prewarm: 10_000, requests: 30_000, rounds: 3 },
     rejection: { requests: 20_000 },
     backfill: {
       small: { users: 10_000, organizations: 200, membersPerOrg: 10 },
@@ -125,6 +128,10 @@ try {
       log,
     });
     partial.ratios = ratios(partial.receiver);
+  }
+  if (only.has('layers')) {
+    log('where the receiver CPU goes: its layers served with a database stand-in');
+    partial.layers = await layersSection({ ...sizes.layers, secret: SIGNING_SECRET, logDir, log });
   }
   if (only.has('backfill')) {
     log('backfill');

@@ -43,3 +43,14 @@ export function workloads(spec: PhaseSpec): { warm: PhaseWorkload; timed: PhaseW
 }
 
 export { phaseEvents };
+
+/** The layers of ours that `procs/layers.ts` serves, each adding one thing to the one before. */
+export const LAYERS = ['node-http', 'hono', 'zod', 'app-silent', 'app'] as const;
+export type Layer = (typeof LAYERS)[number];
+
+export interface LayerSpec {
+  layer: Layer;
+  secret: string;
+  /** Where the `app` layer's log lines go. */
+  logFile: string;
+}

@@ -2,6 +2,7 @@
  * @module The issue's targets checked against a run's results, and the Markdown report.
  */
 import type { BackfillResult } from '../sections/backfill.ts';
+import type { LayersResult } from '../sections/layers.ts';
 import type { PhaseResult, ReceiverResult, Variant } from '../sections/receiver.ts';
 import type { RejectionResult } from '../sections/rejection.ts';
 import type { RlsResult } from '../sections/rls.ts';
@@ -23,6 +24,7 @@ export interface Results {
   run: RunInfo;
   receiver?: ReceiverResult;
   ratios?: Ratio[];
+  layers?: LayersResult;
   rejection?: RejectionResult;
   backfill?: BackfillResult;
   rls?: RlsResult;
@@ -262,6 +264,30 @@ export function markdown(res: Results): string {
       lines.push(
         `| ${x.concurrency} | ${pct(x.oursShareOfLimit)} | ${f2(x.oursVsMinimal)}× | ${f2(x.oursVsNaive)}× |`,
       );
+  }
+  const l = res.layers;
+  if (l) {
+    const what: Record<string, string> = {
+      'node-http': 'bare `node:http`, the signature check, the body mapped without validation, its JSON text',
+      hono: '+ Hono on @hono/node-server (the framework)',
+      zod: '+ zod validation (`interpret`) before the mapping',
+      'app-silent':
+        '+ the rest of `createApp` (header handling, timeouts, outcomes) and `sqlRpc`: ours as `npm start` builds it, logging nothing',
+      app: "+ npm start's logger at info (one line per delivery)",
+    };
+    lines.push(
+      '',
+      '## Where the receiver CPU goes',
+      '',
+      `Each layer is its own process, served over HTTP from the same load generator at c=${l.concurrency}, with the database replaced by a stand-in that answers each call on the next turn of the event loop (\`bench/procs/layers.ts\`): the CPU is the receiver's own code. Each layer got ${l.prewarm.toLocaleString('en')} untimed deliveries, then ${l.requests.toLocaleString('en')} per round${l.rounds > 1 ? `, ${l.rounds} rounds interleaved; the median round by CPU is shown (all in latest.json)` : ''}. The receiver section's CPU per event also holds node-postgres's work, the same in every receiver.`,
+      '',
+      '| layer | what it adds | CPU ms/delivery | added | deliveries/s |',
+      '| --- | --- | ---: | ---: | ---: |',
+      ...l.layers.map((x, i) => {
+        const before = l.layers[i - 1];
+        return `| ${x.layer} | ${what[x.layer]} | ${x.median.cpuMsPerEvent.toFixed(3)} | ${before ? `${x.median.cpuMsPerEvent >= before.median.cpuMsPerEvent ? '+' : ''}${(x.median.cpuMsPerEvent - before.median.cpuMsPerEvent).toFixed(3)}` : ''} | ${f0(x.median.perSecond)} |`;
+      }),
+    );
   }
   if (res.rejection || r?.refused) lines.push('', '## Refused deliveries');
   if (r?.refused) {
