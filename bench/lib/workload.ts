@@ -4,7 +4,13 @@
  * metadata, sign-in times), with unique ids per phase, plus a seeded pool of existing objects that
  * the `*.updated` and membership events refer to.
  */
-import type { MirroredEventType } from '../../src/core/events.ts';
+import type {
+  ClerkMembership,
+  ClerkOrganization,
+  ClerkUser,
+  MirroredEventType,
+} from '../../src/core/events.ts';
+import { toMembershipRow, toOrganizationRow, toUserRow } from '../../src/core/map.ts';
 import { sampleEvent } from '../../src/core/samples.ts';
 
 /** Share of each event type in the stream, in percent. */
@@ -206,4 +212,23 @@ export function seedEvents(ts: number): { users: Json[]; organizations: Json[]; 
       }) as unknown as Json,
   );
   return { users, organizations, memberships };
+}
+
+export type Mapped =
+  | { kind: 'user'; row: ReturnType<typeof toUserRow> }
+  | { kind: 'organization'; row: ReturnType<typeof toOrganizationRow> }
+  | { kind: 'membership'; row: ReturnType<typeof toMembershipRow> };
+
+/**
+ * Maps the upsert events of the workload as the comparison receivers do, trusting the body (no
+ * schema check); null for any other type.
+ */
+export function mapTrusted(e: { type: string; data: unknown }): Mapped | null {
+  if (e.type === 'user.created' || e.type === 'user.updated')
+    return { kind: 'user', row: toUserRow(e.data as ClerkUser) };
+  if (e.type === 'organization.created' || e.type === 'organization.updated')
+    return { kind: 'organization', row: toOrganizationRow(e.data as ClerkOrganization) };
+  if (e.type === 'organizationMembership.created' || e.type === 'organizationMembership.updated')
+    return { kind: 'membership', row: toMembershipRow(e.data as ClerkMembership) };
+  return null;
 }

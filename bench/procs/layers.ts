@@ -20,15 +20,14 @@ import { Hono } from 'hono';
 import { createApp } from '../../src/app/app.ts';
 import { createVerifier, HEADER_NAMES } from '../../src/app/verify.ts';
 import { interpret } from '../../src/core/dispatch.ts';
-import type { ClerkMembership, ClerkOrganization, ClerkUser } from '../../src/core/events.ts';
 import { silentLogger } from '../../src/core/logger.ts';
-import { toMembershipRow, toOrganizationRow, toUserRow } from '../../src/core/map.ts';
 import { createStore } from '../../src/core/store.ts';
 import { sqlRpc } from '../../src/db/sql-rpc.ts';
 import { nodeHmac } from '../../src/node/hmac.ts';
 import { createLogger, logDestination } from '../../src/node/logger.ts';
 import { childSpec } from '../lib/drive.ts';
 import type { LayerSpec } from '../lib/phase.ts';
+import { mapTrusted } from '../lib/workload.ts';
 
 const spec = childSpec<LayerSpec>();
 const verify = createVerifier(spec.secret, nodeHmac);
@@ -39,16 +38,6 @@ const answer = (jsonText: unknown) =>
     setImmediate(() => resolve(typeof jsonText === 'string' ? 'applied' : 'failed')),
   );
 
-/** The minimal receiver's mapping: trusts the body (no schema check). */
-function mapped(e: { type: string; data: unknown }): object | null {
-  if (e.type === 'user.created' || e.type === 'user.updated') return toUserRow(e.data as ClerkUser);
-  if (e.type === 'organization.created' || e.type === 'organization.updated')
-    return toOrganizationRow(e.data as ClerkOrganization);
-  if (e.type === 'organizationMembership.created' || e.type === 'organizationMembership.updated')
-    return toMembershipRow(e.data as ClerkMembership);
-  return null;
-}
-
 /** Verify, then the row (bare mapping, or zod then mapping), then one call of the stand-in. */
 async function handle(body: string, headers: Record<string, string>): Promise<[number, object]> {
   const v = verify(body, headers);
@@ -57,7 +46,7 @@ async function handle(body: string, headers: Record<string, string>): Promise<[n
   if (spec.layer === 'zod') {
     const event = interpret(v.payload);
     row = event.kind === 'apply' ? event.data : null;
-  } else row = mapped(v.payload as { type: string; data: unknown });
+  } else row = mapTrusted(v.payload as { type: string; data: unknown })?.row ?? null;
   if (row === null) return [200, { outcome: 'ignored' }];
   return [200, { outcome: await answer(JSON.stringify(row)) }];
 }

@@ -15,11 +15,10 @@ import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { Webhook } from 'svix';
 import { createVerifier } from '../../src/app/verify.ts';
-import type { ClerkMembership, ClerkOrganization, ClerkUser } from '../../src/core/events.ts';
-import { toMembershipRow, toOrganizationRow, toUserRow } from '../../src/core/map.ts';
 import { nodeHmac } from '../../src/node/hmac.ts';
 import { childSpec } from '../lib/drive.ts';
 import { APPLY_SQL } from '../lib/phase.ts';
+import { type Mapped, mapTrusted } from '../lib/workload.ts';
 
 interface Spec {
   mode: 'minimal' | 'naive';
@@ -55,22 +54,6 @@ interface Envelope {
   type: string;
   timestamp: number;
   data: unknown;
-}
-
-type Mapped =
-  | { kind: 'user'; row: ReturnType<typeof toUserRow> }
-  | { kind: 'organization'; row: ReturnType<typeof toOrganizationRow> }
-  | { kind: 'membership'; row: ReturnType<typeof toMembershipRow> };
-
-/** Maps the upsert events of the bench workload, trusting the body (no schema check). */
-function map(e: Envelope): Mapped | null {
-  if (e.type === 'user.created' || e.type === 'user.updated')
-    return { kind: 'user', row: toUserRow(e.data as ClerkUser) };
-  if (e.type === 'organization.created' || e.type === 'organization.updated')
-    return { kind: 'organization', row: toOrganizationRow(e.data as ClerkOrganization) };
-  if (e.type === 'organizationMembership.created' || e.type === 'organizationMembership.updated')
-    return { kind: 'membership', row: toMembershipRow(e.data as ClerkMembership) };
-  return null;
 }
 
 const json = (v: unknown) => JSON.stringify(v);
@@ -174,7 +157,7 @@ const server = createServer((req, res) => {
     const body = Buffer.concat(chunks).toString();
     const envelope = verified(body, req.headers as Record<string, string>);
     if (envelope === null) return send(res, 401, { error: 'invalid signature' });
-    const mapped = map(envelope);
+    const mapped = mapTrusted(envelope);
     if (mapped === null) return send(res, 200, { outcome: 'ignored' });
     try {
       if (spec.mode === 'naive') {
