@@ -6,6 +6,7 @@ import type { LayersResult } from '../sections/layers.ts';
 import type { PhaseResult, ReceiverResult, Variant } from '../sections/receiver.ts';
 import type { RejectionResult } from '../sections/rejection.ts';
 import type { RlsResult } from '../sections/rls.ts';
+import type { Layer } from './phase.ts';
 
 export interface RunInfo {
   mode: 'quick' | 'full';
@@ -267,7 +268,7 @@ export function markdown(res: Results): string {
   }
   const l = res.layers;
   if (l) {
-    const what: Record<string, string> = {
+    const what: Record<Layer, string> = {
       'node-http': 'bare `node:http`, the signature check, the body mapped without validation, its JSON text',
       hono: '+ Hono on @hono/node-server (the framework)',
       zod: '+ zod validation (`interpret`) before the mapping',
