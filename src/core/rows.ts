@@ -56,14 +56,6 @@ export interface MembershipRow {
   updated_at: string;
 }
 
-export type ObjectKind = 'user' | 'organization' | 'membership';
-
-export interface RowOf {
-  user: UserRow;
-  organization: OrganizationRow;
-  membership: MembershipRow;
-}
-
 /** What one batch call did, per object. */
 export interface BatchCounts {
   inserted: number;

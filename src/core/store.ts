@@ -3,7 +3,8 @@
  * call of a SQL function (one database round trip); transports differ only in how they reach it —
  * a direct Postgres connection (node-postgres, PGlite) or PostgREST (supabase-js).
  */
-import type { BatchCounts, DeleteCounts, ObjectKind, RowOf } from './rows.ts';
+import { KINDS, type KindName, type RowOf } from './kinds.ts';
+import type { BatchCounts, DeleteCounts } from './rows.ts';
 
 /** The schema version this code expects (the newest migration's timestamp). */
 export const SCHEMA_VERSION = '20261122000200';
@@ -64,7 +65,7 @@ export interface LedgerStatus {
 
 /** A backfill pass of one object kind, as the database keeps it (resumable). */
 export interface BackfillPass {
-  kind: ObjectKind;
+  kind: KindName;
   pass_id: string;
   started_at: string;
   next_offset: number;
@@ -85,7 +86,7 @@ export interface UnseenRow {
  * A page of rows already encoded for the transport (see {@link Store.prepareRows}). Opaque: only the
  * store that made it reads it.
  */
-export interface PreparedRows<K extends ObjectKind> {
+export interface PreparedRows<K extends KindName> {
   readonly kind: K;
   /** How many rows it holds. */
   readonly count: number;
@@ -93,14 +94,14 @@ export interface PreparedRows<K extends ObjectKind> {
 
 export interface Store {
   applyEvent(input: ApplyEventInput): Promise<Result<Outcome>>;
-  upsert<K extends ObjectKind>(kind: K, rows: RowOf[K][]): Promise<Result<BatchCounts>>;
-  remove(kind: ObjectKind, ids: string[]): Promise<Result<DeleteCounts>>;
+  upsert<K extends KindName>(kind: K, rows: RowOf[K][]): Promise<Result<BatchCounts>>;
+  remove(kind: KindName, ids: string[]): Promise<Result<DeleteCounts>>;
   schemaVersion(): Promise<Result<string>>;
   failedEvents(filter?: { since?: string; ids?: string[]; max?: number }): Promise<Result<FailedEvent[]>>;
   ledgerStatus(): Promise<Result<LedgerStatus>>;
   /** Starts a backfill pass of `kind`, or resumes the unfinished one. */
   backfillBegin(
-    kind: ObjectKind,
+    kind: KindName,
     options: { restart: boolean; trackSeen: boolean },
   ): Promise<Result<BackfillPass>>;
   /**
@@ -108,25 +109,25 @@ export interface Store {
    * text), so that the backfill can do it while the previous page is applied and let the objects go:
    * a page of 500 users is ~1 MB of JSON but several MB of objects.
    */
-  prepareRows<K extends ObjectKind>(kind: K, rows: RowOf[K][]): PreparedRows<K>;
+  prepareRows<K extends KindName>(kind: K, rows: RowOf[K][]): PreparedRows<K>;
   /** Applies one page with the webhook rules and moves the checkpoint to `nextOffset`, atomically. */
-  backfillPage<K extends ObjectKind>(
+  backfillPage<K extends KindName>(
     kind: K,
     passId: string,
     checkpoint: { nextOffset: number; lastId: string | null },
     rows: PreparedRows<K>,
   ): Promise<Result<BatchCounts>>;
   /** What a page would change, writing nothing (dry run). */
-  backfillCompare<K extends ObjectKind>(kind: K, rows: PreparedRows<K>): Promise<Result<BatchCounts>>;
+  backfillCompare<K extends KindName>(kind: K, rows: PreparedRows<K>): Promise<Result<BatchCounts>>;
   /**
    * Mirror rows of `kind` older than the pass that it did not see: by the pass's recorded ids, or —
    * for a dry run, which records nothing — by `seen` and `startedAt`.
    */
   backfillUnseen(
-    kind: ObjectKind,
+    kind: KindName,
     by: { passId: string } | { seen: string[]; startedAt: string },
   ): Promise<Result<UnseenRow[]>>;
-  backfillFinish(kind: ObjectKind, passId: string, keepSeen: boolean): Promise<Result<void>>;
+  backfillFinish(kind: KindName, passId: string, keepSeen: boolean): Promise<Result<void>>;
   close(): Promise<void>;
 }
 
@@ -144,7 +145,7 @@ export interface Rpc {
 }
 
 /** The rows of a page and, once prepared, what the transport sends for them. */
-class Prepared<K extends ObjectKind> implements PreparedRows<K> {
+class Prepared<K extends KindName> implements PreparedRows<K> {
   constructor(
     readonly kind: K,
     readonly count: number,
@@ -153,12 +154,6 @@ class Prepared<K extends ObjectKind> implements PreparedRows<K> {
 }
 
 const ZERO: BatchCounts = { inserted: 0, updated: 0, unchanged: 0, stale: 0, deleted: 0 };
-
-const KIND_FN: Record<ObjectKind, string> = {
-  user: 'users',
-  organization: 'organizations',
-  membership: 'memberships',
-};
 
 const ok = <T>(value: T): Result<T> => ({ ok: true, value });
 const map = <A, B>(r: Result<A>, f: (a: A) => B): Result<B> => (r.ok ? ok(f(r.value)) : r);
@@ -188,11 +183,17 @@ export function createStore(rpc: Rpc, close: () => Promise<void> = async () => {
     upsert: async (kind, rows) =>
       rows.length === 0
         ? ok(ZERO)
-        : map(await rpc(`clerk_sync_upsert_${KIND_FN[kind]}`, { rows }, 'scalar'), (v) => v as BatchCounts),
+        : map(
+            await rpc(`clerk_sync_upsert_${KINDS[kind].plural}`, { rows }, 'scalar'),
+            (v) => v as BatchCounts,
+          ),
     remove: async (kind, ids) =>
       ids.length === 0
         ? ok({ deleted: 0, tombstoned: 0 })
-        : map(await rpc(`clerk_sync_delete_${KIND_FN[kind]}`, { ids }, 'scalar'), (v) => v as DeleteCounts),
+        : map(
+            await rpc(`clerk_sync_delete_${KINDS[kind].plural}`, { ids }, 'scalar'),
+            (v) => v as DeleteCounts,
+          ),
     schemaVersion: async () => map(await rpc('clerk_sync_schema_version', {}, 'scalar'), String),
     failedEvents: async (f = {}) =>
       map(

@@ -3,7 +3,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { Webhook } from 'svix';
-import { isMirroredEventType, MIRRORED_EVENT_TYPES } from '../../core/events.ts';
+import { isMirroredEventType, MIRRORED_EVENT_TYPES } from '../../core/kinds.ts';
 import { sampleEvent } from '../../core/samples.ts';
 import { SECRET_FILE } from '../../node/deps.ts';
 import { CliError, type Command } from '../command.ts';
