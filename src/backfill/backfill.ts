@@ -6,8 +6,7 @@
 import type { ClerkApi, Page } from '../clerk/api.ts';
 import { ClerkApiError } from '../clerk/errors.ts';
 import { KINDS, type KindName, type RowOf, toRow } from '../core/kinds.ts';
-import type { BatchCounts } from '../core/rows.ts';
-import type { Result, Store, UnseenRow } from '../core/store.ts';
+import type { BatchCounts, Result, Store, UnseenRow } from '../store/port.ts';
 
 export interface KindSummary {
   kind: KindName;

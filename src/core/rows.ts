@@ -55,18 +55,3 @@ export interface MembershipRow {
   created_at: string;
   updated_at: string;
 }
-
-/** What one batch call did, per object. */
-export interface BatchCounts {
-  inserted: number;
-  updated: number;
-  unchanged: number;
-  stale: number;
-  /** Rows refused because the object (or, for memberships, its user or organization) was deleted. */
-  deleted: number;
-}
-
-export interface DeleteCounts {
-  deleted: number;
-  tombstoned: number;
-}

@@ -5,9 +5,6 @@
 import { EVENT_ROUTES, type EventDataInput, type MirroredEventType } from './kinds.ts';
 import type { JsonObject } from './rows.ts';
 
-// With "types": [] the core sees only the ES lib; every runtime we target has Web Crypto.
-declare const crypto: { getRandomValues<T extends Uint8Array>(array: T): T };
-
 export interface SampleEnvelope {
   object: 'event';
   timestamp: number;

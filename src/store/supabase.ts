@@ -4,8 +4,8 @@
  * bounded by an abort signal, and every PostgREST outcome sorted into retryable or final.
  */
 import { createClient, type SupabaseClient, type SupabaseClientOptions } from '@supabase/supabase-js';
-import { createStore, type Result, type Rpc, type Store, StoreError } from '../core/store.ts';
-import { classify, redactValues } from '../db/sql-rpc.ts';
+import { createStore, type Result, type Rpc, type Store, StoreError } from './port.ts';
+import { classify, redactValues } from './sql.ts';
 
 export interface SupabaseRpcOptions {
   /**

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseSince, runReplay, summaryLine } from '../../src/cli/commands/replay.ts';
 import { sampleEvent } from '../../src/core/samples.ts';
-import { createStore, type Store, StoreError } from '../../src/core/store.ts';
-import { sqlRpc } from '../../src/db/sql-rpc.ts';
+import { createStore, type Store, StoreError } from '../../src/store/port.ts';
+import { sqlRpc } from '../../src/store/sql.ts';
 import { userRow } from '../fixtures/rows.ts';
 import { captureIo, cli } from '../support/cli-io.ts';
 import { onServer, openTestDatabase, type TestDatabase } from '../support/db.ts';

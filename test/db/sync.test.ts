@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { SCHEMA_VERSION } from '../../src/core/store.ts';
 import type { Queryable } from '../../src/db/database.ts';
 import { loadMigrations } from '../../src/db/migrate.ts';
-import { sqlRpc } from '../../src/db/sql-rpc.ts';
+import { SCHEMA_VERSION } from '../../src/store/port.ts';
+import { sqlRpc } from '../../src/store/sql.ts';
 import { membershipRow, orgRow, userRow } from '../fixtures/rows.ts';
 import { onServer, openTestDatabase, type TestDatabase } from '../support/db.ts';
 

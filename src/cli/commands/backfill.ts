@@ -7,7 +7,7 @@ import { type KindSummary, runBackfill } from '../../backfill/backfill.ts';
 import { type ApiEvent, createClerkApi, DEFAULT_RATE } from '../../clerk/api.ts';
 import { parseConfig } from '../../core/config.ts';
 import { KIND_NAMES, KINDS, type KindName, kindByPlural } from '../../core/kinds.ts';
-import { openStore } from '../../node/store.ts';
+import { openStore } from '../../store/open.ts';
 import { CliError, type Command, type Io } from '../command.ts';
 
 /**

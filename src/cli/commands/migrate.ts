@@ -3,7 +3,7 @@
  */
 import { parseConfig } from '../../core/config.ts';
 import { migrate as applyMigrations } from '../../db/migrate.ts';
-import { openDatabase } from '../../node/database.ts';
+import { openDatabase } from '../../db/open.ts';
 import type { Command } from '../command.ts';
 
 export const migrate: Command = {

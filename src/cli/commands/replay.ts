@@ -4,8 +4,8 @@
  */
 import { parseConfig } from '../../core/config.ts';
 import { interpret } from '../../core/dispatch.ts';
-import type { FailedEvent, Store } from '../../core/store.ts';
-import { openStore } from '../../node/store.ts';
+import { openStore } from '../../store/open.ts';
+import type { FailedEvent, Store } from '../../store/port.ts';
 import { CliError, type Command, type Io, must } from '../command.ts';
 
 /** What became of one failed event. */

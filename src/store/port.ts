@@ -3,11 +3,25 @@
  * call of a SQL function (one database round trip); transports differ only in how they reach it —
  * a direct Postgres connection (node-postgres, PGlite) or PostgREST (supabase-js).
  */
-import { KINDS, type KindName, type RowOf } from './kinds.ts';
-import type { BatchCounts, DeleteCounts } from './rows.ts';
+import { KINDS, type KindName, type RowOf } from '../core/kinds.ts';
 
 /** The schema version this code expects (the newest migration's timestamp). */
 export const SCHEMA_VERSION = '20261122000200';
+
+/** What one batch call did, per object. */
+export interface BatchCounts {
+  inserted: number;
+  updated: number;
+  unchanged: number;
+  stale: number;
+  /** Rows refused because the object (or, for memberships, its user or organization) was deleted. */
+  deleted: number;
+}
+
+export interface DeleteCounts {
+  deleted: number;
+  tombstoned: number;
+}
 
 export type Outcome = 'applied' | 'duplicate' | 'stale' | 'failed';
 

@@ -2,9 +2,10 @@
  * @module The store transport over a direct connection (node-postgres pool or PGlite): one
  * `select` of the SQL function per call, and Postgres failures sorted into retryable or final.
  */
-import type { Result, Rpc, StoreErrorCode } from '../core/store.ts';
-import { StoreError } from '../core/store.ts';
-import type { Queryable } from './database.ts';
+
+import type { Queryable } from '../db/database.ts';
+import type { Result, Rpc, StoreErrorCode } from './port.ts';
+import { StoreError } from './port.ts';
 
 const IDENT = /^[a-z_][a-z0-9_]*$/;
 
