@@ -313,7 +313,7 @@ export function markdown(res: Results): string {
       '',
       'In-process:',
       '',
-      `CPU per request through \`createApp\` (process.cpuUsage over ${res.rejection.cases[0]?.requests ?? 0} requests after a warm-up; ${res.rejection.bodyBytes}-byte body; npm start's logger, its buffered destination writing to /dev/null). The same request through a bare Hono app that answers 401 at once — the cost of building the Request and reading the Response in-process, which a served request does not pay — ${res.rejection.floorCpuMsPerRequest.toFixed(4)} ms. svix's \`verify\` alone on the same bad signature: ${res.rejection.svixOnlyCpuMsPerRequest.toFixed(4)} ms (its HMAC-SHA256 is pure JavaScript); the same check with node:crypto's native HMAC: ${res.rejection.nativeHmacCpuMsPerRequest.toFixed(4)} ms.`,
+      `CPU per request through \`createApp\` (process.cpuUsage over ${res.rejection.cases[0]?.requests ?? 0} requests after a warm-up; ${res.rejection.bodyBytes}-byte body; npm start's logger, its buffered destination writing to /dev/null). The same request through a bare Hono app that answers 401 at once — the cost of building the Request and reading the Response in-process, which a served request does not pay — ${res.rejection.floorCpuMsPerRequest.toFixed(4)} ms.`,
       '',
       '| case | CPU ms/request | wall ms/request |',
       '| --- | ---: | ---: |',

@@ -4,7 +4,7 @@
 import { Hono } from 'hono';
 import { interpret } from '../core/dispatch.ts';
 import type { Logger } from '../core/logger.ts';
-import { type Outcome, type Result, SCHEMA_VERSION, type Store, StoreError } from '../core/store.ts';
+import { type Outcome, type Result, SCHEMA_VERSION, type Store, StoreError } from '../store/port.ts';
 import { createVerifier, HEADER_NAMES, type HmacSha256 } from './verify.ts';
 
 export interface AppDeps {

@@ -2,7 +2,7 @@
  * @module `clerk-sync send-test-event <type>`: posts a signed sample event to a running receiver.
  */
 import { readFile } from 'node:fs/promises';
-import { Webhook } from 'svix';
+import { Webhook } from 'standardwebhooks';
 import { isMirroredEventType, MIRRORED_EVENT_TYPES } from '../../core/kinds.ts';
 import { sampleEvent } from '../../core/samples.ts';
 import { SECRET_FILE } from '../../node/deps.ts';
