@@ -6,7 +6,7 @@
 import type { BatchCounts, DeleteCounts, ObjectKind, RowOf } from './rows.ts';
 
 /** The schema version this code expects (the newest migration's timestamp). */
-export const SCHEMA_VERSION = '20261122000200';
+export const SCHEMA_VERSION = '20261202100000';
 
 export type Outcome = 'applied' | 'duplicate' | 'stale' | 'failed';
 
