@@ -17,7 +17,8 @@ export type VerifyFailure =
   | 'timestamp_too_new'
   | 'bad_signature';
 
-export type Verified = { ok: true; payload: unknown } | { ok: false; reason: VerifyFailure };
+/** `json`: whether the body parsed as JSON (a signed body that does not is kept as `{ raw: body }`). */
+export type Verified = { ok: true; payload: unknown; json: boolean } | { ok: false; reason: VerifyFailure };
 
 /** HMAC-SHA256 of `data` under `key`, base64 — what a runtime may supply natively. */
 export type HmacSha256 = (key: Uint8Array, data: string) => string;
@@ -44,8 +45,7 @@ function constantTimeEqual(a: string, b: string): boolean {
 
 /**
  * Verifies `body` (the raw text) against the headers, `svix-*` or unbranded `webhook-*`; a body that
- * is signed but not JSON is still verified (its payload `{ raw: body }`) so it can be recorded, not
- * retried forever.
+ * is signed but not JSON is still verified (`json: false`) so it can be recorded, not retried forever.
  * @example const v = createVerifier('whsec_…')(text, headers);
  */
 export function createVerifier(
@@ -77,10 +77,10 @@ export function createVerifier(
       .some((s) => s.startsWith('v1,') && constantTimeEqual(s.slice(3), mine));
     if (!matches) return { ok: false, reason: 'bad_signature' };
     try {
-      return { ok: true, payload: JSON.parse(body) };
+      return { ok: true, payload: JSON.parse(body), json: true };
     } catch {
       // Signed, but not JSON: kept as failed rather than retried forever.
-      return { ok: true, payload: { raw: body } };
+      return { ok: true, payload: { raw: body }, json: false };
     }
   };
 }

@@ -12,6 +12,7 @@ import {
   type MirroredEventType,
   type RowOf,
 } from './kinds.ts';
+import { cleanText } from './map.ts';
 
 type Change = {
   [K in KindName]:
@@ -19,14 +20,18 @@ type Change = {
     | { objectKind: K; op: 'delete'; objectId: string; data: DeleteKey };
 }[KindName];
 
-export type Applied = { kind: 'apply'; type: MirroredEventType; occurredAt: string } & Change;
+/** `occurredAt`: the envelope's timestamp, null when it has none usable (it never fails an event). */
+export type Applied = { kind: 'apply'; type: MirroredEventType; occurredAt: string | null } & Change;
 
 export type Interpreted =
   /** A well-formed envelope whose type we do not mirror (e.g. `session.created`). */
   | { kind: 'ignored'; type: string }
   /** Verified but cannot be applied; `error` holds zod paths and messages, never values. */
-  | { kind: 'invalid'; type: string; error: string; objectId: string | null }
+  | { kind: 'invalid'; type: string; error: string; objectId: string | null; reason: InvalidReason }
   | Applied;
+
+/** Why a verified payload is invalid (a subset of the ledger's reason classes). */
+export type InvalidReason = 'not_json' | 'invalid_event';
 
 const MAX_ISSUES = 5;
 
@@ -35,6 +40,7 @@ const NOT_AN_EVENT: Interpreted = {
   type: 'unknown',
   error: 'envelope: expected an object with a string "type"',
   objectId: null,
+  reason: 'invalid_event',
 };
 
 /** Issue paths and zod's messages only: zod's default messages name types, never the input. */
@@ -52,8 +58,14 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 
 function rawObjectId({ data }: Record<string, unknown>): string | null {
   const { id } = isRecord(data) ? data : {};
-  return typeof id === 'string' && id !== '' ? id : null;
+  return typeof id === 'string' && id !== '' ? cleanText(id) : null;
 }
+
+const invalid = (error: z.ZodError, payload: Record<string, unknown>) => ({
+  error: describe(error),
+  objectId: rawObjectId(payload),
+  reason: 'invalid_event' as const,
+});
 
 /**
  * Interprets a verified Clerk webhook body. Never throws: a body that cannot be applied comes back
@@ -73,18 +85,17 @@ export function interpret(payload: unknown): Interpreted {
     const envelope = envelopeSchema.safeParse(payload);
     return envelope.success
       ? { kind: 'ignored', type }
-      : { kind: 'invalid', type, error: describe(envelope.error), objectId: rawObjectId(payload) };
+      : { kind: 'invalid', type: cleanText(type), ...invalid(envelope.error, payload) };
   }
   const parsed = route.schema.safeParse(payload);
-  if (!parsed.success) {
-    return { kind: 'invalid', type, error: describe(parsed.error), objectId: rawObjectId(payload) };
-  }
+  if (!parsed.success) return { kind: 'invalid', type, ...invalid(parsed.error, payload) };
   const data = changeOf(route.kind, route.op, parsed.data.data);
   const applied = { objectKind: route.kind, op: route.op, objectId: data.id, data } as Change;
+  const { timestamp } = parsed.data;
   return {
     kind: 'apply',
     type: type as MirroredEventType,
-    occurredAt: new Date(parsed.data.timestamp).toISOString(),
+    occurredAt: timestamp === null ? null : new Date(timestamp).toISOString(),
     ...applied,
   };
 }

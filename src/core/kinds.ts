@@ -7,6 +7,7 @@
  */
 import * as z from 'zod';
 import {
+  deletedMembershipSchema,
   deletedOrganizationSchema,
   deletedUserSchema,
   envelopeSchema,
@@ -14,7 +15,7 @@ import {
   organizationSchema,
   userSchema,
 } from './events.ts';
-import { toMembershipRow, toOrganizationRow, toUserRow } from './map.ts';
+import { cleanText, toMembershipDeleteKey, toMembershipRow, toOrganizationRow, toUserRow } from './map.ts';
 
 /** What an event does to its object: write the newest version, or delete it for good (a tombstone). */
 export type Operation = 'upsert' | 'delete';
@@ -91,7 +92,7 @@ export const KINDS = {
     schema: userSchema,
     toRow: toUserRow,
     events: { prefix: 'user', verbs: CRUD },
-    deleted: { schema: deletedUserSchema, key: ({ id }) => ({ id }) },
+    deleted: { schema: deletedUserSchema, key: ({ id }) => ({ id: cleanText(id) }) },
     // A bare array; the total comes from /users/count.
     list: { path: '/users', enveloped: false, cursor: true, countPath: '/users/count' },
     lookup: (c) => ({ path: `/users/${encodeURIComponent(c.id)}` }),
@@ -102,7 +103,7 @@ export const KINDS = {
     schema: organizationSchema,
     toRow: toOrganizationRow,
     events: { prefix: 'organization', verbs: CRUD },
-    deleted: { schema: deletedOrganizationSchema, key: ({ id }) => ({ id }) },
+    deleted: { schema: deletedOrganizationSchema, key: ({ id }) => ({ id: cleanText(id) }) },
     list: { path: '/organizations', enveloped: true, cursor: false },
     lookup: (c) => ({ path: `/organizations/${encodeURIComponent(c.id)}` }),
   }),
@@ -112,11 +113,8 @@ export const KINDS = {
     schema: membershipSchema,
     toRow: toMembershipRow,
     events: { prefix: 'organizationMembership', verbs: CRUD },
-    // `organizationMembership.deleted` carries the whole membership.
-    deleted: {
-      schema: membershipSchema,
-      key: (m) => ({ id: m.id, organization_id: m.organization.id, user_id: m.public_user_data.user_id }),
-    },
+    // A delete needs only the id; the organization and user, when sent, are kept for the locks.
+    deleted: { schema: deletedMembershipSchema, key: toMembershipDeleteKey },
     // Instance-wide (InstanceGetOrganizationMemberships): one walk instead of one per organization.
     list: { path: '/organization_memberships', enveloped: true, cursor: false },
     // Clerk has no GET of one membership: look for it among the user's memberships of the organization.
@@ -170,7 +168,7 @@ export type EventDataInput<T extends MirroredEventType> =
 export interface EventRoute {
   kind: KindName;
   op: Operation;
-  schema: z.ZodType<{ type: string; timestamp: number; data: unknown }>;
+  schema: z.ZodType<{ type: string; timestamp: number | null; data: unknown }>;
 }
 
 /** Every mirrored event type → its route, derived from the registry. */
