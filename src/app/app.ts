@@ -171,6 +171,8 @@ export function createApp(deps: AppDeps): Hono {
         deps.store.applyEvent({
           eventId,
           type: event.type,
+          kind: event.objectKind,
+          op: event.op,
           data: event.data,
           occurredAt: event.occurredAt,
         }),

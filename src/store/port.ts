@@ -3,10 +3,10 @@
  * call of a SQL function (one database round trip); transports differ only in how they reach it —
  * a direct Postgres connection (node-postgres, PGlite) or PostgREST (supabase-js).
  */
-import { KINDS, type KindName, type RowOf } from '../core/kinds.ts';
+import type { KindName, Operation, RowOf } from '../core/kinds.ts';
 
 /** The schema version this code expects (the newest migration's timestamp). */
-export const SCHEMA_VERSION = '20261202100000';
+export const SCHEMA_VERSION = '20261202200000';
 
 /** What one batch call did, per object. */
 export interface BatchCounts {
@@ -73,6 +73,9 @@ export interface ApplyEventInput {
   /** The `svix-id`: the idempotency key. */
   eventId: string;
   type: string;
+  /** What the event does (from the registry of kinds); absent when `failure` is set. */
+  kind?: KindName;
+  op?: Operation;
   /**
    * The mapped row (upserts) or delete key; with `failure`, the object and user ids read from the
    * payload (so that a user's deletion erases a payload kept as bytes).
@@ -219,6 +222,8 @@ export function createStore(rpc: Rpc, close: () => Promise<void> = async () => {
           {
             event_id: e.eventId,
             event_type: e.type,
+            kind: e.kind ?? null,
+            op: e.op ?? null,
             data: e.data ?? null,
             occurred_at: e.occurredAt ?? null,
             failure: e.failure ?? null,
@@ -233,17 +238,11 @@ export function createStore(rpc: Rpc, close: () => Promise<void> = async () => {
     upsert: async (kind, rows) =>
       rows.length === 0
         ? ok(ZERO)
-        : map(
-            await rpc(`clerk_sync_upsert_${KINDS[kind].plural}`, { rows }, 'scalar'),
-            (v) => v as BatchCounts,
-          ),
+        : map(await rpc('clerk_sync_upsert', { kind, rows }, 'scalar'), (v) => v as BatchCounts),
     remove: async (kind, ids) =>
       ids.length === 0
         ? ok({ deleted: 0, tombstoned: 0 })
-        : map(
-            await rpc(`clerk_sync_delete_${KINDS[kind].plural}`, { ids }, 'scalar'),
-            (v) => v as DeleteCounts,
-          ),
+        : map(await rpc('clerk_sync_delete', { kind, ids }, 'scalar'), (v) => v as DeleteCounts),
     schemaVersion: async () => map(await rpc('clerk_sync_schema_version', {}, 'scalar'), String),
     failedEvents: async (f = {}) =>
       map(

@@ -222,7 +222,9 @@ describe('clerk-sync doctor', () => {
       `select public.clerk_sync_apply_event(event_id => 'msg_' || i, event_type => 'user.created',
          failure => 'bug', payload => '{}') from generate_series(1, 2) i`,
     );
-    await t.db.query(`select public.clerk_sync_apply_event('msg_ok', 'user.deleted', '{"id":"user_gone"}')`);
+    await t.db.query(
+      `select public.clerk_sync_apply_event('msg_ok', 'user.deleted', 'user', 'delete', '{"id":"user_gone"}')`,
+    );
     try {
       const r = await doctor(healthy);
       expect(r.code).toBe(0);

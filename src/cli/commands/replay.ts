@@ -62,6 +62,8 @@ async function replayOne(store: Store, event: FailedEvent): Promise<ReplayedEven
     const applied = await store.applyEvent({
       eventId: id,
       type: result.type,
+      kind: result.objectKind,
+      op: result.op,
       data: result.data,
       occurredAt: result.occurredAt,
     });
