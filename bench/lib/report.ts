@@ -2,6 +2,7 @@
  * @module The issue's targets checked against a run's results, and the Markdown report.
  */
 import type { BackfillResult } from '../sections/backfill.ts';
+import type { EdgeResult } from '../sections/edge.ts';
 import type { LayersResult } from '../sections/layers.ts';
 import type { PhaseResult, ReceiverResult, Variant } from '../sections/receiver.ts';
 import type { RejectionResult } from '../sections/rejection.ts';
@@ -29,6 +30,7 @@ export interface Results {
   rejection?: RejectionResult;
   backfill?: BackfillResult;
   rls?: RlsResult;
+  edge?: EdgeResult;
   targets: Target[];
 }
 
@@ -213,6 +215,21 @@ export function targets(res: Omit<Results, 'targets'>): Target[] {
       measured: `×${f2(rls.ratio)} (p50 ${rls.authenticatedMs.p50.toFixed(3)} vs ${rls.serviceRoleMs.p50.toFixed(3)} ms); server-side ×${f2(rls.execRatio)}`,
       pass: rls.ratio <= 2,
       ...(full ? {} : { note: 'quick run: fewer rows than 1,000,000' }),
+    });
+  }
+  const edge = res.edge;
+  if (edge) {
+    t.push({
+      area: 'Worker',
+      target: 'bundle ≤ 150 KiB gzipped',
+      measured: `${edge.gzipKiB.toFixed(1)} KiB gzipped (${edge.minifiedKiB.toFixed(1)} KiB minified)`,
+      pass: edge.gzipKiB <= 150,
+    });
+    t.push({
+      area: 'Worker',
+      target: 'CPU per event ≤ 10 ms (free plan)',
+      measured: `${edge.cpuMsPerEvent.toFixed(3)} ms (median of ${edge.runs} runs of ${edge.events} events)`,
+      pass: edge.cpuMsPerEvent <= 10,
     });
   }
   return t;

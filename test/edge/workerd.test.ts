@@ -131,7 +131,7 @@ describe('the Worker in workerd', () => {
 });
 
 describe('the Worker’s budget', () => {
-  // Its CPU per event is a speed figure: `npm run bench:edge` measures it.
+  // Its CPU per event is a speed figure: `npm run bench -- --only edge` measures it.
   it('bundle under 150 KB gzipped', async () => {
     const code = await readFile(join(out, 'index.js'));
     expect(gzipSync(code, { level: 9 }).length / 1024).toBeLessThan(150);
