@@ -121,7 +121,7 @@ export function perEvent(before: DbCounters, after: DbCounters, events: number) 
 
 /** Every mirror table (from the registry of kinds) and every internal one. */
 const MIRROR_TABLES = [
-  ...KIND_NAMES.flatMap((k) => KINDS[k].tables.map((t) => `public.${t}`)),
+  ...KIND_NAMES.flatMap((k) => KINDS[k].tables),
   'clerk_sync.events',
   'clerk_sync.tombstones',
   'clerk_sync.private_metadata',

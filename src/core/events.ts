@@ -82,6 +82,60 @@ export const membershipSchema = loose({
   updated_at: epochMs,
 });
 
+/** A role as Clerk sends it; `key` may lack the `org:` prefix (`"editor"`), the mapper adds it. */
+export const roleSchema = loose({
+  object: z.literal('role'),
+  id,
+  key: z.string().min(1),
+  name: z.string(),
+  description: z.string().nullish(),
+  is_creator_eligible: z.boolean().nullish(),
+  permissions: z.array(loose({ id, key: z.string().min(1) })).nullish(),
+  created_at: epochMs,
+  updated_at: epochMs,
+});
+
+export const permissionSchema = loose({
+  object: z.literal('permission'),
+  id,
+  key: z.string().min(1),
+  name: z.string(),
+  description: z.string().nullish(),
+  type: z.string().nullish(),
+  created_at: epochMs,
+  updated_at: epochMs,
+});
+
+/** Accepted and revoked invitations are states (`status`), not deletes. */
+export const invitationSchema = loose({
+  object: z.literal('organization_invitation'),
+  id,
+  email_address: z.string(),
+  role: z.string().min(1),
+  organization_id: id,
+  status: z.string().min(1),
+  user_id: z.string().nullish(),
+  public_metadata: jsonObject.nullish(),
+  private_metadata: jsonObject.nullish(),
+  url: z.string().nullish(),
+  expires_at: epochMs.nullish(),
+  created_at: epochMs,
+  updated_at: epochMs,
+});
+
+export const domainSchema = loose({
+  object: z.literal('organization_domain'),
+  id,
+  organization_id: id,
+  name: z.string(),
+  enrollment_mode: z.string().nullish(),
+  affiliation_email_address: z.string().nullish(),
+  // `{ status: 'verified', … }` once verified; null before.
+  verification: z.union([loose({ status: z.string().nullish() }), z.null()]).optional(),
+  created_at: epochMs,
+  updated_at: epochMs,
+});
+
 /**
  * `organizationMembership.deleted`: a delete needs only the id (Clerk's spec requires no more); the
  * organization and user, when present, are checked like a membership's.
@@ -93,7 +147,7 @@ export const deletedMembershipSchema = loose({
   public_user_data: loose({ user_id: id }).nullish(),
 });
 
-/** `user.deleted` / `organization.deleted` carry only the id (+ `external_id` / `slug`). */
+/** `user.deleted` / `organization.deleted` (and role, permission, domain deletes) carry only the id (+ `external_id` / `slug`). */
 const deletedSchema = <O extends string>(object: O) =>
   loose({
     object: z.literal(object),
@@ -104,6 +158,9 @@ const deletedSchema = <O extends string>(object: O) =>
   });
 export const deletedUserSchema = deletedSchema('user');
 export const deletedOrganizationSchema = deletedSchema('organization');
+export const deletedRoleSchema = deletedSchema('role');
+export const deletedPermissionSchema = deletedSchema('permission');
+export const deletedDomainSchema = deletedSchema('organization_domain');
 
 /**
  * Real deliveries use epoch ms; Clerk's OpenAPI examples use seconds. It only breaks ties between
@@ -130,3 +187,7 @@ export type ClerkUser = z.infer<typeof userSchema>;
 export type ClerkOrganization = z.infer<typeof organizationSchema>;
 export type ClerkMembership = z.infer<typeof membershipSchema>;
 export type ClerkDeletedMembership = z.infer<typeof deletedMembershipSchema>;
+export type ClerkRole = z.infer<typeof roleSchema>;
+export type ClerkPermission = z.infer<typeof permissionSchema>;
+export type ClerkInvitation = z.infer<typeof invitationSchema>;
+export type ClerkDomain = z.infer<typeof domainSchema>;

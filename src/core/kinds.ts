@@ -7,15 +7,32 @@
  */
 import * as z from 'zod';
 import {
+  deletedDomainSchema,
   deletedMembershipSchema,
   deletedOrganizationSchema,
+  deletedPermissionSchema,
+  deletedRoleSchema,
   deletedUserSchema,
+  domainSchema,
   envelopeSchema,
+  invitationSchema,
   membershipSchema,
   organizationSchema,
+  permissionSchema,
+  roleSchema,
   userSchema,
 } from './events.ts';
-import { cleanText, toMembershipDeleteKey, toMembershipRow, toOrganizationRow, toUserRow } from './map.ts';
+import {
+  cleanText,
+  toDomainRow,
+  toInvitationRow,
+  toMembershipDeleteKey,
+  toMembershipRow,
+  toOrganizationRow,
+  toPermissionRow,
+  toRoleRow,
+  toUserRow,
+} from './map.ts';
 
 /** What an event does to its object: write the newest version, or delete it for good (a tombstone). */
 export type Operation = 'upsert' | 'delete';
@@ -57,7 +74,7 @@ export interface Lookup {
 interface KindSpec<S extends z.ZodType, D extends z.ZodType, R extends { id: string; updated_at: string }> {
   /** The collection's name, as the CLI and its output say it (`--only users`). */
   plural: string;
-  /** The mirror tables its rows land in (the first one holds every id). */
+  /** The tables its rows land in, schema-qualified (the first one holds every id). */
   tables: readonly [string, ...string[]];
   /** The Clerk object, validated leniently (unknown fields kept). */
   schema: S;
@@ -88,7 +105,7 @@ const CRUD = { created: 'upsert', updated: 'upsert', deleted: 'delete' } as cons
 export const KINDS = {
   user: kind({
     plural: 'users',
-    tables: ['users_public', 'users_private'],
+    tables: ['public.users_public', 'public.users_private'],
     schema: userSchema,
     toRow: toUserRow,
     events: { prefix: 'user', verbs: CRUD },
@@ -99,7 +116,7 @@ export const KINDS = {
   }),
   organization: kind({
     plural: 'organizations',
-    tables: ['organizations'],
+    tables: ['public.organizations'],
     schema: organizationSchema,
     toRow: toOrganizationRow,
     events: { prefix: 'organization', verbs: CRUD },
@@ -109,7 +126,7 @@ export const KINDS = {
   }),
   membership: kind({
     plural: 'memberships',
-    tables: ['organization_memberships'],
+    tables: ['public.organization_memberships'],
     schema: membershipSchema,
     toRow: toMembershipRow,
     events: { prefix: 'organizationMembership', verbs: CRUD },
@@ -124,13 +141,66 @@ export const KINDS = {
       inList: true,
     }),
   }),
+  role: kind({
+    plural: 'roles',
+    tables: ['public.organization_roles', 'public.organization_role_permissions'],
+    schema: roleSchema,
+    toRow: toRoleRow,
+    events: { prefix: 'role', verbs: CRUD },
+    deleted: { schema: deletedRoleSchema, key: ({ id }) => ({ id: cleanText(id) }) },
+    list: { path: '/organization_roles', enveloped: true, cursor: false },
+    lookup: (c) => ({ path: `/organization_roles/${encodeURIComponent(c.id)}` }),
+  }),
+  permission: kind({
+    plural: 'permissions',
+    tables: ['public.organization_permissions'],
+    schema: permissionSchema,
+    toRow: toPermissionRow,
+    events: { prefix: 'permission', verbs: CRUD },
+    deleted: { schema: deletedPermissionSchema, key: ({ id }) => ({ id: cleanText(id) }) },
+    list: { path: '/organization_permissions', enveloped: true, cursor: false },
+    lookup: (c) => ({ path: `/organization_permissions/${encodeURIComponent(c.id)}` }),
+  }),
+  invitation: kind({
+    plural: 'invitations',
+    // Read through the view public.organization_invitations (its url is the service role's only).
+    tables: ['clerk_sync.organization_invitations'],
+    schema: invitationSchema,
+    toRow: toInvitationRow,
+    // No verb deletes an invitation: accepted and revoked are new versions (its status).
+    events: {
+      prefix: 'organizationInvitation',
+      verbs: { created: 'upsert', accepted: 'upsert', revoked: 'upsert' },
+    },
+    deleted: { schema: invitationSchema, key: ({ id }) => ({ id: cleanText(id) }) },
+    // Instance-wide (ListInstanceOrganizationInvitations), every status.
+    list: { path: '/organization_invitations', enveloped: true, cursor: false },
+    lookup: (c) => ({
+      path: `/organizations/${encodeURIComponent(c.organization_id ?? '')}/invitations/${encodeURIComponent(c.id)}`,
+    }),
+  }),
+  domain: kind({
+    plural: 'domains',
+    tables: ['public.organization_domains'],
+    schema: domainSchema,
+    toRow: toDomainRow,
+    events: { prefix: 'organizationDomain', verbs: CRUD },
+    deleted: { schema: deletedDomainSchema, key: ({ id }) => ({ id: cleanText(id) }) },
+    list: { path: '/organization_domains', enveloped: true, cursor: false },
+    // Clerk has no GET of one domain: look for it among its organization's domains.
+    lookup: (c) => ({
+      path: `/organizations/${encodeURIComponent(c.organization_id ?? '')}/domains`,
+      query: { limit: 500 },
+      inList: true,
+    }),
+  }),
 };
 
 type Kinds = typeof KINDS;
 /** An entry with its types erased, to walk the registry; its functions take what its schema validated. */
 type AnyKind = KindSpec<z.ZodType, z.ZodType, { id: string; updated_at: string }>;
 const entry = (name: KindName): AnyKind => KINDS[name] as unknown as AnyKind;
-/** A Clerk kind the mirror keeps: `user`, `organization`, `membership`. */
+/** A Clerk kind the mirror keeps: `user`, `organization`, `membership`, `role`, `permission`, `invitation`, `domain`. */
 export type KindName = keyof Kinds;
 /** Every kind, in the order a backfill copies them (parents before memberships). */
 export const KIND_NAMES = Object.keys(KINDS) as KindName[];
@@ -155,9 +225,11 @@ export type MirroredEventType = { [K in KindName]: EventOfKind<K> }[KindName];
 export type KindOf<T extends MirroredEventType> = {
   [K in KindName]: T extends EventOfKind<K> ? K : never;
 }[KindName];
-type OperationOf<T extends MirroredEventType> = Verbs<KindOf<T>>[T extends `${string}.${infer V}`
-  ? V & keyof Verbs<KindOf<T>>
-  : never];
+type OperationOf<T extends MirroredEventType> = T extends `${string}.${infer V}`
+  ? V extends keyof Verbs<KindOf<T>>
+    ? Verbs<KindOf<T>>[V]
+    : never
+  : never;
 /** What a sender puts in `data` for an event type (before validation). */
 export type EventDataInput<T extends MirroredEventType> =
   OperationOf<T> extends 'delete'

@@ -8,8 +8,27 @@
  *   `updated_at` are clamped to the nearest bound;
  * - `private_metadata` is removed at any depth from `attrs` (which the user can read).
  */
-import type { ClerkDeletedMembership, ClerkMembership, ClerkOrganization, ClerkUser } from './events.ts';
-import type { Json, JsonObject, MembershipRow, OrganizationRow, UserRow } from './rows.ts';
+import type {
+  ClerkDeletedMembership,
+  ClerkDomain,
+  ClerkInvitation,
+  ClerkMembership,
+  ClerkOrganization,
+  ClerkPermission,
+  ClerkRole,
+  ClerkUser,
+} from './events.ts';
+import type {
+  DomainRow,
+  InvitationRow,
+  Json,
+  JsonObject,
+  MembershipRow,
+  OrganizationRow,
+  PermissionRow,
+  RoleRow,
+  UserRow,
+} from './rows.ts';
 
 /** 0001-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z: the range of a four-digit ISO year. */
 const MIN_MS = -62_135_596_800_000;
@@ -189,7 +208,7 @@ export function toMembershipRow(m: ClerkMembership): MembershipRow {
     id: cleanText(m.id),
     organization_id: cleanText(m.organization.id),
     user_id: cleanText(m.public_user_data.user_id),
-    role: cleanText(m.role),
+    role: orgKey(m.role),
     permissions: (m.permissions ?? []).map(cleanText),
     public_metadata: cleanMeta(m.public_metadata),
     private_metadata: cleanMeta(m.private_metadata),
@@ -216,5 +235,76 @@ export function toMembershipDeleteKey(m: ClerkDeletedMembership): {
     id: cleanText(m.id),
     ...(organization == null ? {} : { organization_id: cleanText(organization) }),
     ...(user == null ? {} : { user_id: cleanText(user) }),
+  };
+}
+
+/**
+ * A role key as Clerk treats it: `org:`-prefixed (Clerk's examples also send a bare `editor`).
+ * @example orgKey('editor'); // 'org:editor'
+ */
+export function orgKey(key: string): string {
+  const k = cleanText(key);
+  return k.startsWith('org:') ? k : `org:${k}`;
+}
+
+/**
+ * Maps a Clerk role to a {@link RoleRow}: its key `org:`-prefixed, its permissions as id and key.
+ * @example toRoleRow(roleSchema.parse({ …, key: 'editor' })).key; // 'org:editor'
+ */
+export function toRoleRow(r: ClerkRole): RoleRow {
+  return {
+    id: cleanText(r.id),
+    key: orgKey(r.key),
+    name: cleanText(r.name),
+    description: cleanOrNull(r.description),
+    is_creator_eligible: r.is_creator_eligible ?? null,
+    permissions: (r.permissions ?? []).map((p) => ({ id: cleanText(p.id), key: cleanText(p.key) })),
+    created_at: iso(r.created_at),
+    updated_at: iso(r.updated_at),
+  };
+}
+
+/** Maps a Clerk permission to a {@link PermissionRow}. */
+export function toPermissionRow(p: ClerkPermission): PermissionRow {
+  return {
+    id: cleanText(p.id),
+    key: cleanText(p.key),
+    name: cleanText(p.name),
+    description: cleanOrNull(p.description),
+    type: cleanOrNull(p.type),
+    created_at: iso(p.created_at),
+    updated_at: iso(p.updated_at),
+  };
+}
+
+/** Maps a Clerk organization invitation to an {@link InvitationRow}; its role `org:`-prefixed. */
+export function toInvitationRow(i: ClerkInvitation): InvitationRow {
+  return {
+    id: cleanText(i.id),
+    organization_id: cleanText(i.organization_id),
+    email_address: cleanText(i.email_address),
+    role: orgKey(i.role),
+    status: cleanText(i.status),
+    user_id: cleanOrNull(i.user_id),
+    public_metadata: cleanMeta(i.public_metadata),
+    private_metadata: cleanMeta(i.private_metadata),
+    url: cleanOrNull(i.url),
+    expires_at: isoOrNull(i.expires_at),
+    created_at: iso(i.created_at),
+    updated_at: iso(i.updated_at),
+  };
+}
+
+/** Maps a Clerk organization domain to a {@link DomainRow}: `verified` from its verification's status. */
+export function toDomainRow(d: ClerkDomain): DomainRow {
+  return {
+    id: cleanText(d.id),
+    organization_id: cleanText(d.organization_id),
+    name: cleanText(d.name),
+    enrollment_mode: cleanOrNull(d.enrollment_mode),
+    verified: d.verification?.status === 'verified',
+    affiliation_email_address: cleanOrNull(d.affiliation_email_address),
+    created_at: iso(d.created_at),
+    updated_at: iso(d.updated_at),
   };
 }

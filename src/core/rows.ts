@@ -55,3 +55,55 @@ export interface MembershipRow {
   created_at: string;
   updated_at: string;
 }
+
+export interface RoleRow {
+  id: string;
+  /** Always `org:`-prefixed. */
+  key: string;
+  name: string;
+  description: string | null;
+  is_creator_eligible: boolean | null;
+  /** The permissions the role grants (→ organization_role_permissions). */
+  permissions: { id: string; key: string }[];
+  created_at: string;
+  updated_at: string;
+}
+
+export interface PermissionRow {
+  id: string;
+  key: string;
+  name: string;
+  description: string | null;
+  type: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface InvitationRow {
+  id: string;
+  organization_id: string;
+  email_address: string;
+  /** Always `org:`-prefixed. */
+  role: string;
+  /** `pending`, `accepted`, `revoked` as Clerk sends it (the view reads `expired` past `expires_at`). */
+  status: string;
+  user_id: string | null;
+  public_metadata: JsonObject;
+  private_metadata: JsonObject;
+  /** Holds the invitation token: stored where only the service role reads it. */
+  url: string | null;
+  expires_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface DomainRow {
+  id: string;
+  organization_id: string;
+  name: string;
+  enrollment_mode: string | null;
+  verified: boolean;
+  affiliation_email_address: string | null;
+  created_at: string;
+  updated_at: string;
+}

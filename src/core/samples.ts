@@ -24,7 +24,7 @@ export interface SampleOptions {
   now?: number;
   /** The user a user or membership event is about. */
   userId?: string;
-  /** The organization an organization or membership event is about. */
+  /** The organization an organization, membership, invitation or domain event is about. */
   orgId?: string;
 }
 
@@ -47,6 +47,8 @@ interface Ctx {
   userId: string;
   orgId: string;
   membershipId: string;
+  /** The id of a role, permission, invitation or domain event's object. */
+  objectId: string;
 }
 
 const IMAGE_URL = 'https://img.clerk.com/eyJ0eXBlIjoiZGVmYXVsdCJ9';
@@ -181,6 +183,83 @@ function membership(ctx: Ctx): EventDataInput<'organizationMembership.created'> 
   };
 }
 
+function role({ now, objectId }: Ctx): EventDataInput<'role.created'> {
+  return {
+    object: 'role',
+    id: objectId,
+    name: 'Editor',
+    key: 'org:editor',
+    description: 'Can edit and publish content',
+    is_creator_eligible: false,
+    permissions: [
+      {
+        object: 'permission',
+        id: 'perm_sample_posts_edit',
+        name: 'Edit Posts',
+        key: 'org:posts:edit',
+        description: 'Ability to edit posts in the organization',
+        type: 'custom',
+        created_at: now,
+        updated_at: now,
+      },
+    ],
+    created_at: now,
+    updated_at: now,
+  };
+}
+
+function permission({ now, objectId }: Ctx): EventDataInput<'permission.created'> {
+  return {
+    object: 'permission',
+    id: objectId,
+    name: 'Edit Posts',
+    key: 'org:posts:edit',
+    description: 'Ability to edit posts in the organization',
+    type: 'custom',
+    created_at: now,
+    updated_at: now,
+  };
+}
+
+const invitation =
+  (status: 'pending' | 'accepted' | 'revoked') =>
+  ({ now, objectId, orgId, userId }: Ctx): EventDataInput<'organizationInvitation.created'> => ({
+    object: 'organization_invitation',
+    id: objectId,
+    email_address: emailOf(userId),
+    role: 'org:member',
+    role_name: 'Member',
+    organization_id: orgId,
+    status,
+    public_metadata: {},
+    private_metadata: {},
+    url: `https://accounts.example.com/accept-invitation?token=${objectId.slice(-8)}`,
+    ...(status === 'accepted' ? { user_id: userId } : {}),
+    expires_at: now + 7 * 86_400_000,
+    created_at: now,
+    updated_at: now,
+  });
+
+function domain({ now, objectId, orgId }: Ctx): EventDataInput<'organizationDomain.created'> {
+  return {
+    object: 'organization_domain',
+    id: objectId,
+    organization_id: orgId,
+    name: 'example.com',
+    enrollment_mode: 'automatic_invitation',
+    affiliation_email_address: 'admin@example.com',
+    verification: null,
+    total_pending_invitations: 0,
+    total_pending_suggestions: 0,
+    created_at: now,
+    updated_at: now,
+  };
+}
+
+const deleted =
+  <O extends 'role' | 'permission' | 'organization_domain'>(object: O) =>
+  ({ objectId }: Ctx) => ({ object, id: objectId, deleted: true });
+
 type Builders = { [K in MirroredEventType]: (ctx: Ctx) => EventDataInput<K> };
 
 const builders = {
@@ -198,7 +277,27 @@ const builders = {
   'organizationMembership.created': membership,
   'organizationMembership.updated': membership,
   'organizationMembership.deleted': membership,
+  'role.created': role,
+  'role.updated': role,
+  'role.deleted': deleted('role'),
+  'permission.created': permission,
+  'permission.updated': permission,
+  'permission.deleted': deleted('permission'),
+  'organizationInvitation.created': invitation('pending'),
+  'organizationInvitation.accepted': invitation('accepted'),
+  'organizationInvitation.revoked': invitation('revoked'),
+  'organizationDomain.created': domain,
+  'organizationDomain.updated': domain,
+  'organizationDomain.deleted': deleted('organization_domain'),
 } satisfies Builders;
+
+/** The id prefix of each kind's objects, as Clerk makes them. */
+const ID_PREFIX: Record<string, string> = {
+  role: 'role_',
+  permission: 'perm_',
+  invitation: 'orginv_',
+  domain: 'orgdmn_',
+};
 
 /**
  * A realistic payload of `type` with fresh random ids; `opts.id` fixes the id of the event's object.
@@ -214,6 +313,7 @@ export function sampleEvent<K extends MirroredEventType>(type: K, opts: SampleOp
     userId: (kind === 'user' ? opts.id : undefined) ?? opts.userId ?? randomId('user_'),
     orgId: (kind === 'organization' ? opts.id : undefined) ?? opts.orgId ?? randomId('org_'),
     membershipId: (kind === 'membership' ? opts.id : undefined) ?? randomId('orgmem_'),
+    objectId: opts.id ?? randomId(ID_PREFIX[kind ?? ''] ?? 'obj_'),
   };
   const build: Builders[K] = builders[type];
   return {

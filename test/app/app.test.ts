@@ -104,6 +104,117 @@ describe("Clerk's example payloads, end to end", () => {
       'select id from public.organization_memberships',
       [],
     ],
+    [
+      'role.created: the role and the permissions it grants',
+      ['role.created.json'],
+      `select r.key, r.name, r.is_creator_eligible, rp.permission_id, rp.permission_key
+       from public.organization_roles r join public.organization_role_permissions rp on rp.role_id = r.id`,
+      [
+        {
+          key: 'org:content_manager',
+          name: 'Content Manager',
+          is_creator_eligible: false,
+          permission_id: 'perm_2g7np7Hrk0SN6kj5EDMLDaKNL0S',
+          permission_key: 'org:posts:create',
+        },
+      ],
+    ],
+    [
+      'role.updated: key stored org:-prefixed, grants replaced',
+      ['role.created.json', 'role.updated.json'],
+      `select r.key, array_agg(rp.permission_key order by rp.permission_key) as grants
+       from public.organization_roles r join public.organization_role_permissions rp on rp.role_id = r.id group by r.key`,
+      [{ key: 'org:editor', grants: ['org:posts:edit', 'org:posts:publish'] }],
+    ],
+    [
+      'role.deleted: the role and its grants',
+      ['role.created.json', 'role.deleted.json'],
+      'select id from public.organization_roles union all select role_id from public.organization_role_permissions',
+      [],
+    ],
+    [
+      'permission.created',
+      ['permission.created.json'],
+      'select key, name, type from public.organization_permissions',
+      [{ key: 'org:posts:create', name: 'Create Posts', type: 'custom' }],
+    ],
+    [
+      'permission.updated',
+      ['permission.created.json', 'permission.updated.json'],
+      'select key, name from public.organization_permissions',
+      [{ key: 'org:posts:create', name: 'Create and Edit Posts' }],
+    ],
+    [
+      'permission.deleted: the permission and every grant of it',
+      ['role.created.json', 'permission.created.json', 'permission.deleted.json'],
+      'select id from public.organization_permissions union all select role_id from public.organization_role_permissions',
+      [],
+    ],
+    [
+      'organizationInvitation.created',
+      ['organizationInvitation.created.json'],
+      `select organization_id, email_address, role, status, user_id, url from clerk_sync.organization_invitations`,
+      [
+        {
+          organization_id: ORG,
+          email_address: 'jane.doe@acme.com',
+          role: 'org:member',
+          status: 'pending',
+          user_id: null,
+          url: 'https://accounts.acme.com/accept-invitation?token=abc123',
+        },
+      ],
+    ],
+    [
+      'organizationInvitation.accepted',
+      ['organizationInvitation.created.json', 'organizationInvitation.accepted.json'],
+      'select status, user_id from clerk_sync.organization_invitations',
+      [{ status: 'accepted', user_id: 'user_2h8op3Isl1QR7tKu5FGNfaLKEoU' }],
+    ],
+    [
+      'organizationInvitation.revoked',
+      ['organizationInvitation.created.json', 'organizationInvitation.revoked.json'],
+      'select status from clerk_sync.organization_invitations',
+      [{ status: 'revoked' }],
+    ],
+    [
+      'organizationDomain.created',
+      ['organizationDomain.created.json'],
+      'select organization_id, name, enrollment_mode, verified, affiliation_email_address from public.organization_domains',
+      [
+        {
+          organization_id: ORG,
+          name: 'acme.com',
+          enrollment_mode: 'automatic_invitation',
+          verified: false,
+          affiliation_email_address: 'admin@acme.com',
+        },
+      ],
+    ],
+    [
+      'organizationDomain.updated (a verified domain)',
+      ['organizationDomain.updated.json'],
+      'select id, enrollment_mode, verified from public.organization_domains',
+      [{ id: 'orgdm_2g7np7Hrk0SN6kj5EDMLDaKNL0S', enrollment_mode: 'automatic_suggestion', verified: true }],
+    ],
+    [
+      'organizationDomain.deleted',
+      ['organizationDomain.updated.json', 'organizationDomain.deleted.json'],
+      'select id from public.organization_domains',
+      [],
+    ],
+    [
+      'organization.deleted removes its invitations and domains; their later events are stale',
+      [
+        'organizationInvitation.created.json',
+        'organizationDomain.created.json',
+        'organization.deleted.json',
+        'organizationInvitation.accepted.json',
+        'organizationDomain.updated.json',
+      ],
+      'select id from clerk_sync.organization_invitations union all select id from public.organization_domains',
+      [],
+    ],
   ])('%s', async (_label, files, query, expected) => {
     for (const file of files) {
       const res = await deliver(example(file));

@@ -147,6 +147,88 @@ describe('interpret: Clerk example payloads of mirrored types', () => {
         data: { id: MEMBERSHIP, organization_id: ORG, user_id: MEMBER },
       },
     ],
+    [
+      'role.created.json',
+      {
+        objectKind: 'role',
+        op: 'upsert',
+        objectId: 'role_2g7np7Hrk0SN6kj5EDMLDaKNL0S',
+        data: {
+          key: 'org:content_manager',
+          is_creator_eligible: false,
+          permissions: [{ id: 'perm_2g7np7Hrk0SN6kj5EDMLDaKNL0S', key: 'org:posts:create' }],
+        },
+      },
+    ],
+    // Clerk's example sends the key without its prefix; Clerk treats it as org:editor.
+    [
+      'role.updated.json',
+      { objectKind: 'role', op: 'upsert', data: { key: 'org:editor', is_creator_eligible: null } },
+    ],
+    [
+      'role.deleted.json',
+      { objectKind: 'role', op: 'delete', data: { id: 'role_2g7np7Hrk0SN6kj5EDMLDaKNL0S' } },
+    ],
+    [
+      'permission.created.json',
+      { objectKind: 'permission', op: 'upsert', data: { key: 'org:posts:create', type: 'custom' } },
+    ],
+    [
+      'permission.updated.json',
+      { objectKind: 'permission', op: 'upsert', data: { name: 'Create and Edit Posts' } },
+    ],
+    [
+      'permission.deleted.json',
+      { objectKind: 'permission', op: 'delete', objectId: 'perm_2g7np7Hrk0SN6kj5EDMLDaKNL0S' },
+    ],
+    [
+      'organizationInvitation.created.json',
+      {
+        objectKind: 'invitation',
+        op: 'upsert',
+        data: {
+          organization_id: 'org_2g7np7Hrk0SN6kj5EDMLDaKNL0S',
+          email_address: 'jane.doe@acme.com',
+          role: 'org:member',
+          status: 'pending',
+          user_id: null,
+          url: 'https://accounts.acme.com/accept-invitation?token=abc123',
+          expires_at: new Date(1717487999000).toISOString(),
+        },
+      },
+    ],
+    [
+      'organizationInvitation.accepted.json',
+      {
+        objectKind: 'invitation',
+        op: 'upsert',
+        data: { status: 'accepted', user_id: 'user_2h8op3Isl1QR7tKu5FGNfaLKEoU' },
+      },
+    ],
+    [
+      'organizationInvitation.revoked.json',
+      { objectKind: 'invitation', op: 'upsert', data: { status: 'revoked' } },
+    ],
+    [
+      'organizationDomain.created.json',
+      {
+        objectKind: 'domain',
+        op: 'upsert',
+        data: { name: 'acme.com', enrollment_mode: 'automatic_invitation', verified: false },
+      },
+    ],
+    [
+      'organizationDomain.updated.json',
+      {
+        objectKind: 'domain',
+        op: 'upsert',
+        data: { enrollment_mode: 'automatic_suggestion', verified: true },
+      },
+    ],
+    [
+      'organizationDomain.deleted.json',
+      { objectKind: 'domain', op: 'delete', objectId: 'orgdm_2g7np7Hrk0SN6kj5EDMLDaKNL0S' },
+    ],
   ])('%s', (file, expected) => {
     expect(interpret(example(file))).toMatchObject({ kind: 'apply', ...expected });
   });
@@ -161,7 +243,7 @@ describe('interpret: Clerk example payloads of mirrored types', () => {
 
   it('covers every mirrored example file', () => {
     const mirrored = exampleFiles.filter((f) => isMirroredEventType(f.split('.').slice(0, 2).join('.')));
-    expect(mirrored).toHaveLength(10);
+    expect(mirrored).toHaveLength(22);
   });
 });
 

@@ -11,7 +11,7 @@ import { pgliteDatabase } from '../../src/db/pglite.ts';
 
 /** Every mirror table (from the registry) and the internal tables a test may write. */
 const TABLES = [
-  ...KIND_NAMES.flatMap((k) => KINDS[k].tables.map((t) => `public.${t}`)),
+  ...KIND_NAMES.flatMap((k) => KINDS[k].tables),
   'clerk_sync.events',
   'clerk_sync.tombstones',
   'clerk_sync.private_metadata',
