@@ -171,7 +171,7 @@ language sql
 stable
 set search_path = ''
 as $$
-  select coalesce(key = any(public.requesting_org_permissions()), false)
+  select coalesce(requesting_user_has_permission.key = any(public.requesting_org_permissions()), false)
 $$;
 
 grant execute on function public.requesting_org_slug(), public.requesting_session_status(),
@@ -183,6 +183,7 @@ grant execute on function public.requesting_org_slug(), public.requesting_sessio
 -- ============================================================================================
 
 -- Whether the requesting user's membership of `org_id` has `role` (`admin` and `org:admin` alike).
+-- Parameters are qualified with the function's name: a column of the same name would win.
 -- Security definer: it reads memberships under no one's row-level security, and answers only
 -- about the requesting user.
 create or replace function public.has_org_role(org_id text, role text)
@@ -194,8 +195,9 @@ set search_path = ''
 as $$
   select exists (
     select 1 from public.organization_memberships m
-    where m.user_id = public.requesting_user_id() and m.organization_id = org_id
-      and m.role = case when role like 'org:%' then role else 'org:' || role end)
+    where m.user_id = public.requesting_user_id() and m.organization_id = has_org_role.org_id
+      and m.role = case when has_org_role.role like 'org:%' then has_org_role.role
+                        else 'org:' || has_org_role.role end)
 $$;
 
 -- Whether the requesting user's role in `org_id` grants `permission`: through the role's mirrored
@@ -210,13 +212,13 @@ set search_path = ''
 as $$
   select exists (
     select 1 from public.organization_memberships m
-    where m.user_id = public.requesting_user_id() and m.organization_id = org_id
+    where m.user_id = public.requesting_user_id() and m.organization_id = has_org_permission.org_id
       and case
         when exists (select 1 from public.organization_roles r where r.key = m.role) then exists (
           select 1 from public.organization_roles r
           join public.organization_role_permissions rp on rp.role_id = r.id
-          where r.key = m.role and rp.permission_key = permission)
-        else permission = any(m.permissions) end)
+          where r.key = m.role and rp.permission_key = has_org_permission.permission)
+        else has_org_permission.permission = any(m.permissions) end)
 $$;
 
 revoke execute on function public.has_org_role(text, text), public.has_org_permission(text, text)
