@@ -5,8 +5,8 @@
  */
 import type { ClerkApi, Page } from '../clerk/api.ts';
 import { ClerkApiError } from '../clerk/errors.ts';
-import { KINDS, type KindName, type RowOf, toRow } from '../core/kinds.ts';
-import type { BatchCounts, Result, Store, UnseenRow } from '../store/port.ts';
+import { type Candidate, KINDS, type KindName, type RowOf, toRow } from '../core/kinds.ts';
+import type { BatchCounts, Result, Store } from '../store/port.ts';
 
 export interface KindSummary {
   kind: KindName;
@@ -182,7 +182,7 @@ async function prune(
 async function goneFromClerk(
   api: ClerkApi,
   kind: KindName,
-  c: UnseenRow,
+  c: Candidate,
   signal?: AbortSignal,
 ): Promise<boolean> {
   const { path, query, inList } = KINDS[kind].lookup(c);

@@ -1,5 +1,5 @@
 /**
- * @module The row shapes the SQL sync functions take (supabase/migrations/*_clerk_sync_functions.sql).
+ * @module The row shapes the SQL sync functions take (`clerk_sync.write_*` in supabase/migrations/).
  * Timestamps are ISO 8601 strings; `private_metadata` goes to service-only storage, never to a
  * table an app role can read.
  */

@@ -3,7 +3,7 @@
  * call of a SQL function (one database round trip); transports differ only in how they reach it —
  * a direct Postgres connection (node-postgres, PGlite) or PostgREST (supabase-js).
  */
-import type { KindName, Operation, RowOf } from '../core/kinds.ts';
+import type { Candidate, KindName, Operation, RowOf } from '../core/kinds.ts';
 
 /** The schema version this code expects (the newest migration's timestamp). */
 export const SCHEMA_VERSION = '20261202400000';
@@ -124,13 +124,6 @@ export interface BackfillPass {
   resumed: boolean;
 }
 
-/** A mirror row a backfill pass did not see (memberships also name their pair). */
-export interface UnseenRow {
-  id: string;
-  organization_id: string | null;
-  user_id: string | null;
-}
-
 /**
  * A page of rows already encoded for the transport (see {@link Store.prepareRows}). Opaque: only the
  * store that made it reads it.
@@ -177,7 +170,7 @@ export interface Store {
   backfillUnseen(
     kind: KindName,
     by: { passId: string } | { seen: string[]; startedAt: string },
-  ): Promise<Result<UnseenRow[]>>;
+  ): Promise<Result<Candidate[]>>;
   backfillFinish(kind: KindName, passId: string, keepSeen: boolean): Promise<Result<void>>;
   close(): Promise<void>;
 }
@@ -320,7 +313,7 @@ export function createStore(rpc: Rpc, close: () => Promise<void> = async () => {
           'passId' in by ? { kind, pass_id: by.passId } : { kind, seen: by.seen, started_at: by.startedAt },
           'rows',
         ),
-        (v) => v as UnseenRow[],
+        (v) => v as Candidate[],
       ),
     backfillFinish: async (kind, passId, keepSeen) =>
       map(
