@@ -384,3 +384,121 @@ describe('helpers', () => {
     );
   });
 });
+
+describe('clerk-sync rls --org: by organization membership, writes by permission', () => {
+  // org_1: user_a (org:admin, grants org:projects:write), user_c (org:member, read only);
+  // org_2: user_b (org:admin). user_d: no membership. Active organization in the tokens: none
+  // for user_c, to show that membership, not the token, decides.
+  const org: Record<string, [Role, object | null]> = {
+    writer: ['authenticated', { sub: 'user_a', o: { id: 'org_1', rol: 'admin' } }],
+    'reader (no permission)': ['authenticated', { sub: 'user_c' }],
+    'other org': ['authenticated', { sub: 'user_b', o: { id: 'org_2', rol: 'admin' } }],
+    'non-member': ['authenticated', { sub: 'user_d' }],
+    anon: ['anon', null],
+  };
+  const run = <T>(who: string, fn: (s: Session) => Promise<T>) =>
+    t.db
+      .transaction(async (tx) => {
+        const [role, claims] = org[who] as [Role, object | null];
+        await tx.query("select set_config('role', $1, true), set_config('request.jwt.claims', $2, true)", [
+          role,
+          claims === null ? '' : JSON.stringify(claims),
+        ]);
+        throw new Rollback(await fn(tx));
+      })
+      .catch((error) => {
+        if (error instanceof Rollback) return error.value as T;
+        const code = (error as { code?: string }).code;
+        if (code !== undefined) return { code };
+        throw error;
+      });
+
+  beforeAll(async () => {
+    const upsert = (kind: string, rows: object[]) =>
+      t.db.query('select public.clerk_sync_upsert($1, $2)', [kind, JSON.stringify(rows)]);
+    const ts = { created_at: '2026-01-01T00:00:00Z', updated_at: '2026-01-01T00:00:00Z' };
+    const member = (id: string, organization_id: string, user_id: string, role: string) => ({
+      id,
+      organization_id,
+      user_id,
+      role,
+      permissions: [],
+      public_metadata: {},
+      private_metadata: {},
+      ...ts,
+    });
+    await upsert('membership', [
+      member('m_a1', 'org_1', 'user_a', 'org:admin'),
+      member('m_c1', 'org_1', 'user_c', 'org:member'),
+      member('m_b2', 'org_2', 'user_b', 'org:admin'),
+    ]);
+    const write = { id: 'perm_w', key: 'org:projects:write' };
+    await upsert('role', [
+      { id: 'role_admin', key: 'org:admin', name: 'Admin', permissions: [write], ...ts },
+      { id: 'role_member', key: 'org:member', name: 'Member', permissions: [], ...ts },
+    ]);
+    await t.db.query('create table public.projects (id int primary key, title text)');
+    await apply('grant all on public.projects to anon, service_role');
+    const r = await cli(['rls', 'projects', '--org', '--permission', 'org:projects:write', '--dry-run']);
+    expect(r).toMatchObject({ code: 0, err: '' });
+    await apply(r.out);
+    await apply(r.out); // twice: idempotent
+    await t.db.query(
+      "insert into public.projects values (1, 'p1', 'org_1'), (2, 'p2', 'org_1'), (3, 'p3', 'org_2')",
+    );
+  }, 60_000);
+
+  const read = (s: Session) => titles(s, 'select title from public.projects');
+  it.each([
+    ['writer', ['p1', 'p2']],
+    ['reader (no permission)', ['p1', 'p2']],
+    ['other org', ['p3']],
+    ['non-member', []],
+    // Granted everything, as Supabase's defaults do: RLS, with no policy for anon, keeps it out.
+    ['anon', []],
+  ])('%s reads %j', async (who, expected) => {
+    expect(await run(who, read)).toEqual(expected);
+  });
+
+  it.each([
+    ['writer', 1, 1],
+    ['reader (no permission)', 0, 0],
+    ['other org', 0, 0],
+    ['non-member', 0, 0],
+  ])('%s updates %i and deletes %i of org_1', async (who, updated, deleted) => {
+    expect(
+      await run(who, async (s) => [
+        (await s.query("update public.projects set title = 'x' where id = 1 returning id")).rows.length,
+        (await s.query('delete from public.projects where id = 2 returning id')).rows.length,
+      ]),
+    ).toEqual([updated, deleted]);
+  });
+
+  it('the writer inserts into the active organization by default; the reader cannot insert', async () => {
+    expect(
+      await run('writer', async (s) => {
+        await s.query("insert into public.projects (id, title) values (10, 'new')");
+        return (await s.query('select organization_id from public.projects where id = 10')).rows;
+      }),
+    ).toEqual([{ organization_id: 'org_1' }]);
+    expect(
+      await run('reader (no permission)', (s) =>
+        s.query("insert into public.projects values (11, 'no', 'org_1')"),
+      ),
+    ).toEqual({ code: '42501' });
+    // Nor into an organization the writer is not a member of.
+    expect(
+      await run('writer', (s) => s.query("insert into public.projects values (12, 'no', 'org_2')")),
+    ).toEqual({ code: '42501' });
+  });
+
+  it.each([
+    ['--permission without --org', ['rls', 'x', '--permission', 'org:a:b'], /add --org/],
+    ['a malformed permission', ['rls', 'x', '--org', '--permission', "x'; drop"], /not a permission key/],
+  ])('refuses %s with one line', async (_label, argv, pattern) => {
+    const r = await cli(argv);
+    expect(r.code).toBe(1);
+    expect(r.err.split('\n')).toHaveLength(1);
+    expect(r.err).toMatch(pattern);
+  });
+});

@@ -89,7 +89,7 @@ describe('session-token helpers', () => {
       `select public.requesting_org_permissions() as perms, public.requesting_org_slug() as slug,
               public.requesting_session_status() as sts,
               public.requesting_user_has_permission('org:projects:revoke') as revoke`,
-    ).then((r) => r[0]);
+    ).then((r) => r[0] as Record<string, unknown>);
 
   it("decodes Clerk's worked example (fea, o.per, o.fpm)", async () => {
     expect(

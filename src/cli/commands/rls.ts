@@ -1,7 +1,10 @@
 /**
  * @module `clerk-sync rls <table>`: writes a migration that secures an app table by owner — a
  * `user_id` column defaulting to `requesting_user_id()`, its index, RLS and the four owner policies
- * for `authenticated` (the pattern of Clerk's Supabase guide).
+ * for `authenticated` (the pattern of Clerk's Supabase guide) — or, with `--org`, by organization
+ * membership: an `organization_id` column defaulting to the active organization, the four policies
+ * open to the organization's members (in any of their organizations, from the mirror), writes
+ * optionally requiring a permission (`--permission org:projects:write`, `has_org_permission`).
  */
 import { readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -10,9 +13,14 @@ import { CliError, type Command } from '../command.ts';
 export interface RlsTarget {
   schema: string;
   table: string;
-  /** The owner column, `user_id` by default. */
+  /** The owner column, `user_id` by default (`organization_id` with `org`). */
   column: string;
+  /** Secure by organization membership; `permission`: the key a member needs to write. */
+  org?: { permission?: string };
 }
+
+/** A permission key as Clerk writes them: `org:<feature>:<permission>`. */
+const PERMISSION = /^org:[A-Za-z0-9_-]+:[A-Za-z0-9_-]+$/;
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const MAX_IDENTIFIER = 63;
@@ -39,8 +47,10 @@ export function ident(name: string): string {
 const derivedName = (table: string, column: string, suffix: string) =>
   `${`${table}_${column}`.slice(0, MAX_IDENTIFIER - suffix.length - 1)}_${suffix}`;
 
+type PolicyCommand = 'select' | 'insert' | 'update' | 'delete';
+
 /** The four owner policies, named as sentences (shortened when the table name makes them too long). */
-export function policyNames(table: string): Record<'select' | 'insert' | 'update' | 'delete', string> {
+export function policyNames(table: string): Record<PolicyCommand, string> {
   const verbs = { select: 'read', insert: 'create', update: 'update', delete: 'delete' } as const;
   const what = `Users can update their own ${table}`.length > MAX_IDENTIFIER ? 'rows' : table;
   return {
@@ -51,18 +61,86 @@ export function policyNames(table: string): Record<'select' | 'insert' | 'update
   };
 }
 
+/** The four organization policies, named as sentences (shortened like the owner ones). */
+export function orgPolicyNames(table: string): Record<PolicyCommand, string> {
+  const what = `Members can update their organization's ${table}`.length > MAX_IDENTIFIER ? 'rows' : table;
+  return {
+    select: `Members can read their organization's ${what}`,
+    insert: `Members can create their organization's ${what}`,
+    update: `Members can update their organization's ${what}`,
+    delete: `Members can delete their organization's ${what}`,
+  };
+}
+
+/** What the owner and organization migrations differ in. */
+function scheme(target: RlsTarget, c: string) {
+  if (target.org === undefined) {
+    const owner = `${c} = (select public.requesting_user_id())`;
+    return {
+      names: policyNames(target.table),
+      summary: `by owner: each row belongs to the Clerk user in ${c}, and
+-- signed-in users (role authenticated) read and change only their own rows; anon gets no policy, so
+-- it sees and changes nothing. The pattern of Clerk's Supabase guide, with requesting_user_id()
+-- (the JWT sub claim) rather than auth.uid(), which would cast Clerk's ids to uuid.`,
+      flags: target.column === 'user_id' ? '' : ` --column ${target.column}`,
+      needs: 'public.requesting_user_id()',
+      what: 'Owner',
+      ids: 'Clerk user ids are text (user_…)',
+      fill: 'a requesting user',
+      defaultTo: 'public.requesting_user_id()',
+      newRows: 'New rows get the inserting user.',
+      ownerless: 'invisible to users until you give them an owner',
+      heading: 'Owner policies for authenticated: (select …) evaluates the helper once per statement',
+      read: owner,
+      write: owner,
+    };
+  }
+  const permission = target.org.permission;
+  const member = `${c} in (select public.requesting_user_organization_ids())`;
+  return {
+    names: orgPolicyNames(target.table),
+    summary: `by organization: each row belongs to the Clerk
+-- organization in ${c}, and signed-in users (role authenticated) read and change the rows of
+-- every organization they are a member of (from the mirror's memberships, not only the
+-- organization active in their token)${
+      permission === undefined
+        ? ''
+        : `; creating, changing and deleting a row also needs the permission
+-- ${permission} in its organization (through the member's role: has_org_permission)`
+    }. anon gets no policy, so it sees and changes nothing.`,
+    flags: ` --org${target.column === 'organization_id' ? '' : ` --column ${target.column}`}${
+      permission === undefined ? '' : ` --permission ${permission}`
+    }`,
+    needs:
+      'public.requesting_org_id(),\n-- public.requesting_user_organization_ids() and public.has_org_permission()',
+    what: 'Organization',
+    ids: 'Clerk organization ids are text (org_…)',
+    fill: 'an active organization',
+    defaultTo: 'public.requesting_org_id()',
+    newRows: "New rows get the inserting user's active organization.",
+    ownerless: 'invisible to members until you give them an organization',
+    heading: 'Organization policies for authenticated: (select …) reads the memberships once per statement',
+    read: member,
+    write:
+      permission === undefined
+        ? member
+        : `${member}\n    and public.has_org_permission(${c}, '${permission}')`,
+  };
+}
+
 /**
  * The migration's SQL: idempotent, so applying it twice changes nothing the second time.
  * @example await db.exec(rlsMigration({ schema: 'public', table: 'todos', column: 'user_id' }));
  */
-export function rlsMigration({ schema, table, column }: RlsTarget): string {
+export function rlsMigration(target: RlsTarget): string {
+  const { schema, table, column } = target;
   const t = `${ident(schema)}.${ident(table)}`;
   const c = ident(column);
   const regclass = `'${t}'::regclass`;
   const notNull = ident(derivedName(table, column, 'not_null'));
   const index = ident(derivedName(table, column, 'idx'));
-  const owner = `${c} = (select public.requesting_user_id())`;
-  const names = policyNames(table);
+  const k = scheme(target, c);
+  const names = k.names;
   const schemaGrant =
     schema === 'public'
       ? ''
@@ -74,23 +152,20 @@ create policy ${name}
   on ${t} for ${command} to authenticated
   ${clauses};`;
   };
-  return `-- Row-level security for ${t} by owner: each row belongs to the Clerk user in ${c}, and
--- signed-in users (role authenticated) read and change only their own rows; anon gets no policy, so
--- it sees and changes nothing. The pattern of Clerk's Supabase guide, with requesting_user_id()
--- (the JWT sub claim) rather than auth.uid(), which would cast Clerk's ids to uuid.
--- Generated by \`clerk-sync rls ${schema}.${table}${column === 'user_id' ? '' : ` --column ${column}`}\`.
--- Safe to apply again: every step checks what is already there. Needs public.requesting_user_id()
+  return `-- Row-level security for ${t} ${k.summary}
+-- Generated by \`clerk-sync rls ${schema}.${table}${k.flags}\`.
+-- Safe to apply again: every step checks what is already there. Needs ${k.needs}
 -- from the clerk-supabase-sync migrations.
 
 -- ============================================================================================
--- Owner column
+-- ${k.what} column
 -- ============================================================================================
 
 -- Added without a default, then given one: adding it with a default would rewrite every existing
--- row (and a migration has no requesting user to fill in anyway). New rows get the inserting user.
+-- row (and a migration has no ${k.fill} to fill in anyway). ${k.newRows}
 alter table ${t} add column if not exists ${c} text;
 
--- An existing column must hold text: Clerk user ids (user_…) are not uuids.
+-- An existing column must hold text: ${k.ids}, not uuids.
 do $$
 declare
   v_type regtype;
@@ -99,18 +174,18 @@ begin
   from pg_catalog.pg_attribute a
   where a.attrelid = ${regclass} and a.attname = '${column}' and not a.attisdropped;
   if v_type not in ('text'::regtype, 'character varying'::regtype) then
-    raise exception '% is %, but Clerk user ids are text (user_…): change its type to text first',
+    raise exception '% is %, but ${k.ids}: change its type to text first',
       '${schema}.${table}.${column}', v_type;
   end if;
 end
 $$;
 
-alter table ${t} alter column ${c} set default public.requesting_user_id();
+alter table ${t} alter column ${c} set default ${k.defaultTo};
 
 -- NOT NULL. A plain \`set not null\` fails while rows without an owner exist, so it is set only
 -- when every row has one (always so for an empty table). Otherwise a CHECK constraint marked NOT
 -- VALID enforces it for every new or changed row, while existing ownerless rows stay as they are:
--- invisible to users until you give them an owner. Then finish with
+-- ${k.ownerless}. Then finish with
 --   alter table ${t} validate constraint ${notNull};
 --   alter table ${t} alter column ${c} set not null;
 do $$
@@ -155,16 +230,16 @@ end
 $$;
 
 -- ============================================================================================
--- Owner policies for authenticated: (select …) evaluates the helper once per statement
+-- ${k.heading}
 -- ============================================================================================
 
-${policy('select', `using (${owner})`)}
+${policy('select', `using (${k.read})`)}
 
-${policy('insert', `with check (${owner})`)}
+${policy('insert', `with check (${k.write})`)}
 
-${policy('update', `using (${owner})\n  with check (${owner})`)}
+${policy('update', `using (${k.write})\n  with check (${k.write})`)}
 
-${policy('delete', `using (${owner})`)}
+${policy('delete', `using (${k.write})`)}
 `;
 }
 
@@ -209,7 +284,15 @@ export function parseTarget(positionals: string[], values: Record<string, unknow
   const qualified = /^([^.]+)\.([^.]+)$/.exec(table);
   if (qualified && values.schema === undefined)
     [, schema, table] = qualified as unknown as [string, string, string];
-  const column = typeof values.column === 'string' ? values.column : 'user_id';
+  const org = values.org === true;
+  const permission = typeof values.permission === 'string' ? values.permission : undefined;
+  if (permission !== undefined && !org)
+    throw new CliError('--permission secures writes by organization: add --org');
+  if (permission !== undefined && !PERMISSION.test(permission))
+    throw new CliError(
+      `--permission ${JSON.stringify(permission)} is not a permission key like org:projects:write (org:<feature>:<permission>)`,
+    );
+  const column = typeof values.column === 'string' ? values.column : org ? 'organization_id' : 'user_id';
   for (const [what, name] of [
     ['table', table],
     ['--schema', schema],
@@ -224,21 +307,28 @@ export function parseTarget(positionals: string[], values: Record<string, unknow
         `${what} ${JSON.stringify(name)} is longer than Postgres' ${MAX_IDENTIFIER} characters`,
       );
   }
-  return { schema, table, column };
+  return { schema, table, column, ...(org ? { org: permission === undefined ? {} : { permission } } : {}) };
 }
 
 export const rls: Command = {
-  summary: 'generate a migration that secures an app table by user_id = requesting_user_id()',
+  summary:
+    'generate a migration that secures an app table by user_id = requesting_user_id(), or by organization',
   usage: [
     'clerk-sync rls <table> [--schema public] [--column user_id] [--dir supabase/migrations] [--dry-run] [--json]',
+    'clerk-sync rls <table> --org [--column organization_id] [--permission org:<feature>:<permission>] [...]',
     '',
     'Writes <dir>/<timestamp>_rls_<table>.sql, which adds the owner column (text, default',
     'requesting_user_id(), not null) if missing, indexes it, enables row-level security, grants',
     'authenticated select/insert/update/delete, and adds the four owner policies. Apply it with',
     'supabase db push. Applying it twice is safe.',
+    'With --org the column holds the organization (default: the active one, requesting_org_id()) and',
+    "the four policies let the members of the row's organization in; with --permission, creating,",
+    'changing and deleting also need that permission in the organization (has_org_permission).',
     '',
-    '  --schema    schema of the table (default public; or write <schema>.<table>)',
-    '  --column    owner column (default user_id)',
+    '  --schema      schema of the table (default public; or write <schema>.<table>)',
+    '  --column      owner column (default user_id; organization_id with --org)',
+    '  --org         secure by organization membership instead of by owner',
+    '  --permission  with --org: the permission key a member needs to write',
     '  --dir       migrations folder (default supabase/migrations)',
     '  --dry-run   print the SQL instead of writing it (also --stdout)',
     '  --json      print {"file", "table", "version"} after writing',
@@ -246,6 +336,8 @@ export const rls: Command = {
   options: {
     schema: { type: 'string' },
     column: { type: 'string' },
+    org: { type: 'boolean' },
+    permission: { type: 'string' },
     dir: { type: 'string' },
     'dry-run': { type: 'boolean' },
     stdout: { type: 'boolean' },
