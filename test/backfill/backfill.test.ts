@@ -110,9 +110,74 @@ describe('backfill into the mirror', () => {
       ['user', 1_234, 1_234, 0],
       ['organization', 24, 24, 0],
       ['membership', 600, 600, 0],
+      ['role', 2, 2, 0],
+      ['permission', 3, 3, 0],
+      ['invitation', 24, 24, 0],
+      ['domain', 24, 24, 0],
     ]);
-    // users: count + 3 pages; organizations: count + 1; memberships: count + 2.
-    expect(clerk.stats.requests - before).toBe(4 + 2 + 3);
+    // users: count + 3 pages; organizations: count + 1; memberships: count + 2; the four others: count + 1.
+    expect(clerk.stats.requests - before).toBe(4 + 2 + 3 + 4 * 2);
+  });
+
+  it('roles (keys org:-prefixed, with their grants), permissions, invitations and domains, then pruned', async () => {
+    const kinds = ['role', 'permission', 'invitation', 'domain'] as const;
+    await backfill();
+    expect(
+      (await t.db.query('select key from public.organization_roles order by key')).rows.map((r) => r.key),
+    ).toEqual(['org:admin', 'org:member']);
+    const grants = await t.db.query<{ role_id: string; n: number }>(
+      'select role_id, count(*)::int as n from public.organization_role_permissions group by 1 order by 1',
+    );
+    expect(grants.rows).toEqual([
+      { role_id: 'role_admin', n: 3 },
+      { role_id: 'role_member', n: 1 },
+    ]);
+    expect(
+      (await t.db.query('select id from clerk_sync.organization_invitations order by id')).rows.map(
+        (r) => r.id,
+      ),
+    ).toEqual(sorted(clerk.data.invitations));
+    expect(await ids('organization_domains')).toEqual(sorted(clerk.data.domains));
+    // Clerk loses one of each; an invitation accepted meanwhile is a newer version.
+    clerk.data.roles.pop();
+    clerk.data.permissions.pop();
+    clerk.data.invitations.splice(0, 1);
+    clerk.data.domains.splice(0, 1);
+    const accepted = clerk.data.invitations[0] as Record<string, unknown> & { updated_at: number };
+    Object.assign(accepted, {
+      status: 'accepted',
+      user_id: 'user_00000001',
+      updated_at: accepted.updated_at + 1,
+    });
+    const pruned = await backfill({ kinds: [...kinds], prune: true, force: true });
+    expect(pruned.map((s) => [s.kind, s.updated, s.deleted])).toEqual([
+      ['role', 0, 1],
+      ['permission', 0, 1],
+      ['invitation', 1, 1],
+      ['domain', 0, 1],
+    ]);
+    expect(
+      (await t.db.query('select id from public.organization_roles order by id')).rows.map((r) => r.id),
+    ).toEqual(sorted(clerk.data.roles));
+    expect(await ids('organization_permissions')).toEqual(sorted(clerk.data.permissions));
+    expect(
+      (await t.db.query('select id from clerk_sync.organization_invitations order by id')).rows.map(
+        (r) => r.id,
+      ),
+    ).toEqual(sorted(clerk.data.invitations));
+    expect(await ids('organization_domains')).toEqual(sorted(clerk.data.domains));
+    expect(
+      (await t.db.query('select status from public.organization_invitations where id = $1', [accepted.id]))
+        .rows,
+    ).toEqual([{ status: 'accepted' }]);
+    // The deleted permission's grants went with it.
+    expect(
+      (
+        await t.db.query(
+          "select count(*)::int as n from public.organization_role_permissions where permission_id = 'perm_delete'",
+        )
+      ).rows,
+    ).toEqual([{ n: 0 }]);
   });
 
   it.each([
@@ -152,6 +217,10 @@ describe('backfill into the mirror', () => {
       ['user', 1_234, 0],
       ['organization', 24, 0],
       ['membership', 600, 0],
+      ['role', 2, 0],
+      ['permission', 3, 0],
+      ['invitation', 24, 0],
+      ['domain', 24, 0],
     ]);
   });
 
@@ -168,7 +237,7 @@ describe('backfill into the mirror', () => {
       Number(
         (await t.db.query<{ n: string }>('select count(*) as n from clerk_sync.backfill_passes')).rows[0]?.n,
       ),
-    ).toBe(3);
+    ).toBe(KIND_NAMES.length);
 
     const real = await backfill({ prune: true });
     expect(real[0]).toMatchObject({ inserted: 4, updated: 3, deleted: 5 });
@@ -283,7 +352,7 @@ describe('clerk-sync backfill over supabase-js (SUPABASE_URL + service role key)
       );
       expect(code).toBe(0);
       await expectMirrorEqualsClerk();
-      expect(rest.calls.filter((c) => c === 'clerk_sync_backfill_page')).toHaveLength(3 + 1 + 2);
+      expect(rest.calls.filter((c) => c === 'clerk_sync_backfill_page')).toHaveLength(3 + 1 + 2 + 4);
     } finally {
       await rest.close();
     }
@@ -308,6 +377,10 @@ describe.runIf(onServer)('clerk-sync backfill (the command, on the server)', () 
       ['users', 1_234],
       ['organizations', 24],
       ['memberships', 600],
+      ['roles', 2],
+      ['permissions', 3],
+      ['invitations', 24],
+      ['domains', 24],
     ]);
   });
 

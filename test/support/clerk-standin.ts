@@ -13,9 +13,16 @@ export interface ClerkData {
   users: Obj[];
   organizations: Obj[];
   memberships: Obj[];
+  roles: Obj[];
+  permissions: Obj[];
+  invitations: Obj[];
+  domains: Obj[];
 }
 
-/** Generates `users` users and `organizations` organizations, each with `membersPerOrg` members. */
+/**
+ * Generates `users` users and `organizations` organizations, each with `membersPerOrg` members, one
+ * invitation and one domain; with any organization, three permissions and the two roles granting them.
+ */
 export function generateClerkData(
   counts: { users: number; organizations: number; membersPerOrg: number },
   start = Date.UTC(2025, 0, 1),
@@ -43,7 +50,54 @@ export function generateClerkData(
       return data;
     }),
   );
-  return { users, organizations, memberships };
+  const some = organizations.length > 0;
+  const permissions = (some ? ['read', 'write', 'delete'] : []).map(
+    (p, i) =>
+      ({
+        ...sampleEvent('permission.created', { id: `perm_${p}`, now: start + i }).data,
+        key: `org:projects:${p}`,
+        name: p,
+      }) as Obj,
+  );
+  const grant = (keys: string[]) =>
+    permissions
+      .filter((p) => keys.includes(p.key as string))
+      .map(({ id, key }) => ({ object: 'permission', id, key }));
+  const roles = some
+    ? [
+        {
+          ...sampleEvent('role.created', { id: 'role_admin', now: start }).data,
+          key: 'admin',
+          permissions: grant(['org:projects:read', 'org:projects:write', 'org:projects:delete']),
+        },
+        {
+          ...sampleEvent('role.created', { id: 'role_member', now: start + 1 }).data,
+          key: 'org:member',
+          permissions: grant(['org:projects:read']),
+        },
+      ].map((r) => r as unknown as Obj)
+    : [];
+  const invitations = organizations.map(
+    (org, o) =>
+      sampleEvent('organizationInvitation.created', {
+        id: `orginv_${String(o).padStart(6, '0')}`,
+        orgId: org.id,
+        userId: `user_invitee_${o}`,
+        now: start + o,
+      }).data as Obj,
+  );
+  const domains = organizations.map(
+    (org, o) =>
+      ({
+        ...sampleEvent('organizationDomain.created', {
+          id: `orgdmn_${String(o).padStart(6, '0')}`,
+          orgId: org.id,
+          now: start + o,
+        }).data,
+        name: `org${o}.example.com`,
+      }) as Obj,
+  );
+  return { users, organizations, memberships, roles, permissions, invitations, domains };
 }
 
 export interface ClerkStandin {
@@ -144,8 +198,8 @@ export async function startClerkStandin(options: {
     const url = new URL(req.url ?? '/', 'http://standin');
     const path = url.pathname.replace(/^\/v1/, '');
     standin.stats.requests++;
-    standin.stats.byPath[path.replace(/\/(user|org|orgmem)_[^/]+/, '/:id')] =
-      (standin.stats.byPath[path.replace(/\/(user|org|orgmem)_[^/]+/, '/:id')] ?? 0) + 1;
+    const route = path.replace(/\/(user|org|orgmem|role|perm|orginv|orgdmn)_[^/]+/g, '/:id');
+    standin.stats.byPath[route] = (standin.stats.byPath[route] ?? 0) + 1;
     if (req.headers.authorization !== `Bearer ${options.secretKey}`)
       return send(res, 401, clerkError('authentication_invalid', 'Invalid authentication'));
     if (options.rate) {
@@ -213,6 +267,30 @@ export async function startClerkStandin(options: {
     }
     const orgId = match(/^\/organizations\/([^/]+)$/);
     if (orgId) return one(organizations, orgId);
+    const { roles, permissions, invitations, domains } = standin.data;
+    const lists: Record<string, Obj[]> = {
+      '/organization_roles': roles,
+      '/organization_permissions': permissions,
+      '/organization_invitations': invitations,
+      '/organization_domains': domains,
+    };
+    const listed = lists[path];
+    if (listed) return send(res, 200, { data: page(listed), total_count: listed.length });
+    const roleId = match(/^\/organization_roles\/([^/]+)$/);
+    if (roleId) return one(roles, roleId);
+    const permissionId = match(/^\/organization_permissions\/([^/]+)$/);
+    if (permissionId) return one(permissions, permissionId);
+    const invitation = /^\/organizations\/([^/]+)\/invitations\/([^/]+)$/.exec(path);
+    if (invitation)
+      return one(
+        invitations.filter((i) => i.organization_id === decodeURIComponent(invitation[1] as string)),
+        invitation[2] as string,
+      );
+    const domainsOf = match(/^\/organizations\/([^/]+)\/domains$/);
+    if (domainsOf) {
+      const of = domains.filter((d) => d.organization_id === decodeURIComponent(domainsOf));
+      return send(res, 200, { data: page(of), total_count: of.length });
+    }
     return send(res, 404, clerkError('resource_not_found', `no route ${path}`));
   }
 
