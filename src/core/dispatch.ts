@@ -31,7 +31,7 @@ export type Interpreted =
   | Applied;
 
 /** Why a verified payload is invalid (a subset of the ledger's reason classes). */
-export type InvalidReason = 'not_json' | 'invalid_event';
+export type InvalidReason = 'not_json' | 'invalid_event' | 'too_deep';
 
 const MAX_ISSUES = 5;
 
@@ -78,6 +78,23 @@ const invalid = (error: z.ZodError, payload: Record<string, unknown>) => ({
  * }
  */
 export function interpret(payload: unknown): Interpreted {
+  try {
+    return interpretOrThrow(payload);
+  } catch (error) {
+    // A signed body nested deeper than the mapping's recursion (cleaning text at any depth) allows.
+    if (!(error instanceof RangeError)) throw error;
+    const type = isRecord(payload) && typeof payload.type === 'string' ? payload.type : 'unknown';
+    return {
+      kind: 'invalid',
+      type: cleanText(type),
+      error: 'payload nested too deeply to validate',
+      objectId: null,
+      reason: 'too_deep',
+    };
+  }
+}
+
+function interpretOrThrow(payload: unknown): Interpreted {
   const { type } = isRecord(payload) ? payload : {};
   if (!isRecord(payload) || typeof type !== 'string') return NOT_AN_EVENT;
   const route = EVENT_ROUTES.get(type);

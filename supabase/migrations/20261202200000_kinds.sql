@@ -116,14 +116,14 @@ volatile
 as $$
   with pub as (
     insert into public.users_public as t
-    select (jsonb_populate_record(null::public.users_public, r)).* from jsonb_array_elements(p_rows) r
+    select * from jsonb_populate_recordset(null::public.users_public, p_rows)
     on conflict (id) do update
       set (id, username, first_name, last_name, image_url, created_at, updated_at) = row(excluded.*)
       where t.updated_at <= excluded.updated_at
     returning t.id, (t.xmax = 0) as inserted
   ), priv as (
     insert into public.users_private as t
-    select (jsonb_populate_record(null::public.users_private, r)).* from jsonb_array_elements(p_rows) r
+    select * from jsonb_populate_recordset(null::public.users_private, p_rows)
     on conflict (id) do update
       set (id, email, phone, external_id, public_metadata, unsafe_metadata, last_sign_in_at, banned, locked,
            created_at, updated_at, attrs) = row(excluded.*)
@@ -139,7 +139,7 @@ language sql
 volatile
 as $$
   insert into public.organizations as t
-  select (jsonb_populate_record(null::public.organizations, r)).* from jsonb_array_elements(p_rows) r
+  select * from jsonb_populate_recordset(null::public.organizations, p_rows)
   on conflict (id) do update
     set (id, name, slug, image_url, public_metadata, created_by, created_at, updated_at, attrs) = row(excluded.*)
     where t.updated_at <= excluded.updated_at
@@ -153,7 +153,7 @@ language sql
 volatile
 as $$
   insert into public.organization_memberships as t
-  select (jsonb_populate_record(null::public.organization_memberships, r)).* from jsonb_array_elements(p_rows) r
+  select * from jsonb_populate_recordset(null::public.organization_memberships, p_rows)
   on conflict (id) do update
     set (id, organization_id, user_id, role, permissions, public_metadata, created_at, updated_at) = row(excluded.*)
     where t.updated_at <= excluded.updated_at

@@ -383,7 +383,7 @@ volatile
 as $$
   with role as (
     insert into public.organization_roles as t
-    select (jsonb_populate_record(null::public.organization_roles, r)).* from jsonb_array_elements(p_rows) r
+    select * from jsonb_populate_recordset(null::public.organization_roles, p_rows)
     on conflict (id) do update
       set (id, key, name, description, is_creator_eligible, created_at, updated_at) = row(excluded.*)
       where t.updated_at <= excluded.updated_at
@@ -415,7 +415,7 @@ volatile
 as $$
   with perm as (
     insert into public.organization_permissions as t
-    select (jsonb_populate_record(null::public.organization_permissions, r)).* from jsonb_array_elements(p_rows) r
+    select * from jsonb_populate_recordset(null::public.organization_permissions, p_rows)
     on conflict (id) do update
       set (id, key, name, description, type, created_at, updated_at) = row(excluded.*)
       where t.updated_at <= excluded.updated_at
@@ -434,7 +434,7 @@ language sql
 volatile
 as $$
   insert into clerk_sync.organization_invitations as t
-  select (jsonb_populate_record(null::clerk_sync.organization_invitations, r)).* from jsonb_array_elements(p_rows) r
+  select * from jsonb_populate_recordset(null::clerk_sync.organization_invitations, p_rows)
   on conflict (id) do update
     set (id, organization_id, email_address, role, status, user_id, public_metadata, url, expires_at,
          created_at, updated_at) = row(excluded.*)
@@ -449,7 +449,7 @@ language sql
 volatile
 as $$
   insert into public.organization_domains as t
-  select (jsonb_populate_record(null::public.organization_domains, r)).* from jsonb_array_elements(p_rows) r
+  select * from jsonb_populate_recordset(null::public.organization_domains, p_rows)
   on conflict (id) do update
     set (id, organization_id, name, enrollment_mode, verified, affiliation_email_address, created_at,
          updated_at) = row(excluded.*)
