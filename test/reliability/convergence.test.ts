@@ -1,6 +1,8 @@
 /**
  * Convergence, property-based: random Clerk histories (users, organizations, memberships created,
- * updated, deleted — parents deleted while memberships still point at them) delivered the way Svix
+ * updated, deleted — parents deleted while memberships still point at them; roles granted and
+ * revoked permissions while memberships change role; permissions deleted; invitations sent,
+ * accepted, revoked, and dropped with their organization) delivered the way Svix
  * can (every event 1–3 times, in any order, 16 at a time), with a backfill snapshot taken at a
  * random moment racing the webhooks. Afterwards the mirror must equal Clerk's final state exactly.
  *
@@ -9,9 +11,23 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app/app.ts';
-import { membershipSchema, organizationSchema, userSchema } from '../../src/core/events.ts';
+import {
+  invitationSchema,
+  membershipSchema,
+  organizationSchema,
+  permissionSchema,
+  roleSchema,
+  userSchema,
+} from '../../src/core/events.ts';
 import { silentLogger } from '../../src/core/logger.ts';
-import { toMembershipRow, toOrganizationRow, toUserRow } from '../../src/core/map.ts';
+import {
+  toInvitationRow,
+  toMembershipRow,
+  toOrganizationRow,
+  toPermissionRow,
+  toRoleRow,
+  toUserRow,
+} from '../../src/core/map.ts';
 import { sampleEvent } from '../../src/core/samples.ts';
 import { createStore, type Store } from '../../src/store/port.ts';
 import { sqlRpc } from '../../src/store/sql.ts';
@@ -25,12 +41,19 @@ const MAX_OPS = Number(process.env.SOAK_MAX_OPS ?? 40);
 type Op =
   | ['createUser' | 'updateUser' | 'deleteUser', number]
   | ['createOrg' | 'updateOrg' | 'deleteOrg', number]
-  | ['join' | 'changeRole' | 'leave', number, number];
+  | ['join' | 'changeRole' | 'leave', number, number]
+  | ['createPermission' | 'deletePermission', number]
+  | ['grant' | 'revoke', number, number]
+  | ['invite' | 'accept' | 'revokeInvitation', number];
 
 const op: fc.Arbitrary<Op> = fc.oneof(
   fc.tuple(fc.constantFrom('createUser', 'updateUser', 'deleteUser' as const), fc.nat(3)),
   fc.tuple(fc.constantFrom('createOrg', 'updateOrg', 'deleteOrg' as const), fc.nat(2)),
   fc.tuple(fc.constantFrom('join', 'changeRole', 'leave' as const), fc.nat(2), fc.nat(3)),
+  fc.tuple(fc.constantFrom('createPermission', 'deletePermission' as const), fc.nat(2)),
+  // role a grants or revokes permission b (the role is created by its first grant)
+  fc.tuple(fc.constantFrom('grant', 'revoke' as const), fc.nat(1), fc.nat(2)),
+  fc.tuple(fc.constantFrom('invite', 'accept', 'revokeInvitation' as const), fc.nat(2)),
 ) as fc.Arbitrary<Op>;
 
 type Obj = Record<string, unknown> & { id: string; updated_at: number };
@@ -38,6 +61,9 @@ interface Clerk {
   users: Map<string, Obj>;
   orgs: Map<string, Obj>;
   memberships: Map<string, Obj>;
+  roles: Map<string, Obj>;
+  permissions: Map<string, Obj>;
+  invitations: Map<string, Obj>;
 }
 type Event = { type: string; data: Obj | { object: string; id: string; deleted: true } };
 
@@ -46,11 +72,27 @@ const clone = (c: Clerk): Clerk => ({
   users: new Map(c.users),
   orgs: new Map(c.orgs),
   memberships: new Map(c.memberships),
+  roles: new Map(c.roles),
+  permissions: new Map(c.permissions),
+  invitations: new Map(c.invitations),
 });
+type Grant = { id: string; key: string };
 
 /** Plays a history against a model of Clerk; returns the webhook events and the state after each op. */
 function play(ops: Op[]): { events: Event[]; states: Clerk[] } {
-  const clerk: Clerk = { users: new Map(), orgs: new Map(), memberships: new Map() };
+  const clerk: Clerk = {
+    users: new Map(),
+    orgs: new Map(),
+    memberships: new Map(),
+    roles: new Map(),
+    permissions: new Map(),
+    invitations: new Map(),
+  };
+  /** A role a membership can take: an existing role, in turn, or Clerk's default org:member. */
+  const someRole = () => {
+    const keys = [...clerk.roles.values()].map((r) => r.key as string);
+    return keys.length === 0 ? 'org:member' : `org:${keys[(now / 1_000) % keys.length]}`;
+  };
   // Clerk never reuses an id: a deleted object stays gone.
   const gone = new Set<string>();
   const events: Event[] = [];
@@ -85,6 +127,12 @@ function play(ops: Op[]): { events: Event[]; states: Clerk[] } {
         if (!clerk.users.delete(user)) break;
         gone.add(user);
         dropMemberships((m) => (m.public_user_data as { user_id: string }).user_id === user);
+        // The mirror erases the invitations the user accepted (personal data), for good.
+        for (const [id, i] of clerk.invitations)
+          if (i.user_id === user) {
+            clerk.invitations.delete(id);
+            gone.add(id);
+          }
         events.push({ type: 'user.deleted', data: { object: 'user', id: user, deleted: true } });
         break;
       case 'createOrg':
@@ -102,11 +150,87 @@ function play(ops: Op[]): { events: Event[]; states: Clerk[] } {
         if (!clerk.orgs.delete(org)) break;
         gone.add(org);
         dropMemberships((m) => (m.organization as Obj).id === org);
+        // Its invitations go with it (Clerk sends no event for them).
+        for (const [id, i] of clerk.invitations) if (i.organization_id === org) clerk.invitations.delete(id);
         events.push({
           type: 'organization.deleted',
           data: { object: 'organization', id: org, deleted: true },
         });
         break;
+      case 'createPermission': {
+        const id = `perm_c${a}`;
+        if (gone.has(id)) break;
+        const exists = clerk.permissions.has(id);
+        const data = {
+          ...sampleEvent('permission.created', { id, now }).data,
+          key: `org:projects:p${a}`,
+          name: `P${a} ${now}`,
+          created_at: (clerk.permissions.get(id)?.created_at as number | undefined) ?? now,
+        } as Obj;
+        clerk.permissions.set(id, data);
+        events.push({ type: `permission.${exists ? 'updated' : 'created'}`, data });
+        break;
+      }
+      case 'deletePermission': {
+        const id = `perm_c${a}`;
+        if (!clerk.permissions.delete(id)) break;
+        gone.add(id);
+        // Roles stop granting it, without an event of their own.
+        for (const [rid, r] of clerk.roles)
+          clerk.roles.set(rid, { ...r, permissions: (r.permissions as Grant[]).filter((g) => g.id !== id) });
+        events.push({ type: 'permission.deleted', data: { object: 'permission', id, deleted: true } });
+        break;
+      }
+      case 'grant':
+      case 'revoke': {
+        const id = `role_c${a}`;
+        const permission = clerk.permissions.get(`perm_c${b}`);
+        const current = clerk.roles.get(id);
+        const grants = ((current?.permissions as Grant[] | undefined) ?? []).filter(
+          (g) => g.id !== `perm_c${b}`,
+        );
+        if (name === 'grant' && permission) grants.push({ id: permission.id, key: permission.key as string });
+        else if (name === 'grant' || !current) break;
+        const data = {
+          ...sampleEvent('role.created', { id, now }).data,
+          key: `r${a}`, // Clerk's examples send keys without the org: prefix
+          permissions: grants.map((g) => ({ object: 'permission', ...g })),
+          created_at: (current?.created_at as number | undefined) ?? now,
+        } as Obj;
+        clerk.roles.set(id, data);
+        events.push({ type: `role.${current ? 'updated' : 'created'}`, data });
+        break;
+      }
+      case 'invite':
+      case 'accept':
+      case 'revokeInvitation': {
+        const id = `orginv_c${a}`;
+        const current = clerk.invitations.get(id);
+        if (
+          name === 'invite' ? current || gone.has(id) || !clerk.orgs.has(org) : current?.status !== 'pending'
+        )
+          break;
+        // Only a user who exists accepts.
+        if (name === 'accept' && !clerk.users.has(`user_c${a}`)) break;
+        const status = name === 'invite' ? 'pending' : name === 'accept' ? 'accepted' : 'revoked';
+        const data = {
+          ...sampleEvent(
+            `organizationInvitation.${name === 'invite' ? 'created' : status}` as 'organizationInvitation.created',
+            {
+              id,
+              orgId: org,
+              userId: `user_c${a}`,
+              now,
+            },
+          ).data,
+          status,
+          ...(status === 'accepted' ? { user_id: `user_c${a}` } : { user_id: null }),
+          created_at: (current?.created_at as number | undefined) ?? now,
+        } as Obj;
+        clerk.invitations.set(id, data);
+        events.push({ type: `organizationInvitation.${name === 'invite' ? 'created' : status}`, data });
+        break;
+      }
       default: {
         const memberUser = `user_c${b}`;
         if (!clerk.orgs.has(org) || !clerk.users.has(memberUser)) break;
@@ -123,7 +247,7 @@ function play(ops: Op[]): { events: Event[]; states: Clerk[] } {
           userId: memberUser,
           now,
         }).data as Obj;
-        data.role = current ? `org:role_${now}` : 'org:member';
+        data.role = someRole();
         data.created_at = (current?.created_at as number | undefined) ?? now;
         clerk.memberships.set(data.id, data);
         events.push({ type: `organizationMembership.${current ? 'updated' : 'created'}`, data });
@@ -167,6 +291,18 @@ async function backfillFrom(snapshot: Clerk) {
       'membership',
       rows(snapshot.memberships.values(), (o) => toMembershipRow(membershipSchema.parse(o))),
     ),
+    store.upsert(
+      'role',
+      rows(snapshot.roles.values(), (o) => toRoleRow(roleSchema.parse(o))),
+    ),
+    store.upsert(
+      'permission',
+      rows(snapshot.permissions.values(), (o) => toPermissionRow(permissionSchema.parse(o))),
+    ),
+    store.upsert(
+      'invitation',
+      rows(snapshot.invitations.values(), (o) => toInvitationRow(invitationSchema.parse(o))),
+    ),
   ]);
   for (const r of results) expect(r.ok).toBe(true);
 }
@@ -186,7 +322,43 @@ async function mirror() {
        from public.organization_memberships order by id`,
     ),
     privateMetadata: await q('select kind, id from clerk_sync.private_metadata order by kind, id'),
+    roles: await q(
+      `select r.id, r.key, coalesce(array_agg(g.permission_key order by g.permission_key)
+         filter (where g.role_id is not null), '{}') as grants
+       from public.organization_roles r left join public.organization_role_permissions g on g.role_id = r.id
+       group by r.id, r.key order by r.id`,
+    ),
+    permissions: await q('select id, key from public.organization_permissions order by id'),
+    invitations: await q(
+      'select id, organization_id, status, user_id from clerk_sync.organization_invitations order by id',
+    ),
+    permissionChecks: await checks(),
   };
+}
+
+const USERS = ['user_c0', 'user_c1', 'user_c2', 'user_c3'];
+const ORGS = ['org_c0', 'org_c1', 'org_c2'];
+const PERMISSION_KEYS = ['org:projects:p0', 'org:projects:p1', 'org:projects:p2', 'org:sys_memberships:read'];
+
+/** has_org_permission for every user, organization and permission, as each user asks it. */
+async function checks() {
+  const out: string[] = [];
+  for (const sub of USERS) {
+    const rows = await t.as(
+      'authenticated',
+      { sub },
+      async (s) =>
+        (
+          await s.query<{ o: string; p: string }>(
+            `select o, p from unnest($1::text[]) o, unnest($2::text[]) p
+           where public.has_org_permission(o, p) order by o, p`,
+            [ORGS, PERMISSION_KEYS],
+          )
+        ).rows,
+    );
+    for (const r of rows) out.push(`${sub} ${r.o} ${r.p}`);
+  }
+  return out.sort();
 }
 
 function expected(clerk: Clerk) {
@@ -210,16 +382,48 @@ function expected(clerk: Clerk) {
     role: m.role,
     updated_at: String(m.updated_at),
   }));
+  const roles = [...clerk.roles.values()].map((r) => ({
+    id: r.id,
+    key: `org:${r.key}`,
+    grants: (r.permissions as Grant[]).map((g) => g.key).sort(),
+  }));
+  const permissions = [...clerk.permissions.values()].map((p) => ({ id: p.id, key: p.key }));
+  const invitations = [...clerk.invitations.values()].map((i) => ({
+    id: i.id,
+    organization_id: i.organization_id,
+    status: i.status,
+    user_id: i.user_id ?? null,
+  }));
   const privateMetadata = [
     ...memberships.map((m) => ({ kind: 'membership', id: m.id })),
     ...orgs.map((o) => ({ kind: 'organization', id: o.id })),
     ...users.map((u) => ({ kind: 'user', id: u.id })),
+    ...roles.map((r) => ({ kind: 'role', id: r.id })),
+    ...permissions.map((p) => ({ kind: 'permission', id: p.id })),
+    ...invitations.map((i) => ({ kind: 'invitation', id: i.id })),
   ].sort((a, b) => (a.kind + a.id < b.kind + b.id ? -1 : 1));
+  // What Clerk would answer: the membership's role's permissions, or (a role Clerk has no object
+  // for, such as the default org:member here) the permissions listed on the membership.
+  const permissionChecks = USERS.flatMap((user) =>
+    ORGS.flatMap((org) => {
+      const m = memberships.find((x) => x.user_id === user && x.organization_id === org);
+      if (!m) return [];
+      const role = roles.find((r) => r.key === m.role);
+      const listed = (clerk.memberships.get(m.id)?.permissions as string[] | undefined) ?? [];
+      return PERMISSION_KEYS.filter((p) => (role ? role.grants.includes(p) : listed.includes(p))).map(
+        (p) => `${user} ${org} ${p}`,
+      );
+    }),
+  ).sort();
   return {
     users: users.sort(byId),
     orgs: orgs.sort(byId),
     memberships: memberships.sort(byId),
     privateMetadata,
+    roles: roles.sort(byId),
+    permissions: permissions.sort(byId),
+    invitations: invitations.sort(byId),
+    permissionChecks,
   };
 }
 
