@@ -124,7 +124,9 @@ function scheme(target: RlsTarget, c: string) {
     write:
       permission === undefined
         ? member
-        : `${member}\n    and public.has_org_permission(${c}, '${permission}')`,
+        : // Uncorrelated: the organizations where the user has the permission are found once per
+          // statement (has_org_permission once per membership), not once per row.
+          `${c} in (select o from public.requesting_user_organization_ids() o\n    where public.has_org_permission(o, '${permission}'))`,
   };
 }
 
