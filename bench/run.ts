@@ -17,7 +17,7 @@ import { edgeSection } from './sections/edge.ts';
 import { layersSection } from './sections/layers.ts';
 import { receiverSection } from './sections/receiver.ts';
 import { rejectionSection } from './sections/rejection.ts';
-import { rlsSection } from './sections/rls.ts';
+import { rlsOrgSection, rlsSection } from './sections/rls.ts';
 
 const SECTIONS = ['receiver', 'layers', 'rejection', 'backfill', 'rls', 'edge'] as const;
 type Section = (typeof SECTIONS)[number];
@@ -143,6 +143,7 @@ try {
   if (only.has('rls')) {
     log('RLS');
     partial.rls = await rlsSection(scratch, { ...sizes.rls, log });
+    partial.rlsOrg = await rlsOrgSection(scratch, { ...sizes.rls, log });
   }
   if (only.has('edge')) {
     log('the Worker in workerd: bundle size and CPU per event');

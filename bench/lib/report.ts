@@ -6,7 +6,7 @@ import type { EdgeResult } from '../sections/edge.ts';
 import type { LayersResult } from '../sections/layers.ts';
 import type { PhaseResult, ReceiverResult, Variant } from '../sections/receiver.ts';
 import type { RejectionResult } from '../sections/rejection.ts';
-import type { RlsResult } from '../sections/rls.ts';
+import type { RlsOrgResult, RlsResult } from '../sections/rls.ts';
 import type { Layer } from './phase.ts';
 
 export interface RunInfo {
@@ -30,6 +30,7 @@ export interface Results {
   rejection?: RejectionResult;
   backfill?: BackfillResult;
   rls?: RlsResult;
+  rlsOrg?: RlsOrgResult;
   edge?: EdgeResult;
   targets: Target[];
 }
@@ -217,6 +218,16 @@ export function targets(res: Omit<Results, 'targets'>): Target[] {
       ...(full ? {} : { note: 'quick run: fewer rows than 1,000,000' }),
     });
   }
+  const org = res.rlsOrg;
+  if (org) {
+    t.push({
+      area: 'RLS',
+      target: `a policy using has_org_permission within 2× of the service role (${org.rows.toLocaleString('en')} rows)`,
+      measured: `×${f2(org.ratio)} (p50 ${org.authenticatedMs.p50.toFixed(3)} vs ${org.serviceRoleMs.p50.toFixed(3)} ms); server-side ×${f2(org.execRatio)}`,
+      pass: org.ratio <= 2,
+      ...(org.rows >= 1_000_000 ? {} : { note: 'quick run: fewer rows than 1,000,000' }),
+    });
+  }
   const edge = res.edge;
   if (edge) {
     t.push({
@@ -396,6 +407,30 @@ export function markdown(res: Results): string {
       '',
       '```',
       rls.plan.serviceRole,
+      '```',
+    );
+  }
+  const org = res.rlsOrg;
+  if (org) {
+    lines.push(
+      '',
+      '## RLS cost by organization permission',
+      '',
+      `\`${org.migration}\` applied to a table of ${org.rows.toLocaleString('en')} rows (${org.rowsPerOrg} per organization, ${org.organizations.toLocaleString('en')} organizations), its read policy replaced by one requiring \`org:projects:read\`; each user is a member of two organizations, one through a role granting it and one not. ${org.iterations} users, alternating order, as above.`,
+      '',
+      '```sql',
+      org.policy,
+      '```',
+      '',
+      '| query | p50 ms | p90 ms | p99 ms | server-side execution (median, EXPLAIN ANALYZE) |',
+      '| --- | ---: | ---: | ---: | ---: |',
+      `| authenticated: \`select * from bench_projects\` (RLS) | ${org.authenticatedMs.p50.toFixed(3)} | ${org.authenticatedMs.p90.toFixed(3)} | ${org.authenticatedMs.p99.toFixed(3)} | ${org.authenticatedExecMs.toFixed(3)} ms |`,
+      `| service role: \`… where organization_id = $1\` | ${org.serviceRoleMs.p50.toFixed(3)} | ${org.serviceRoleMs.p90.toFixed(3)} | ${org.serviceRoleMs.p99.toFixed(3)} | ${org.serviceRoleExecMs.toFixed(3)} ms |`,
+      '',
+      'Plan as authenticated:',
+      '',
+      '```',
+      org.plan.authenticated,
       '```',
     );
   }
