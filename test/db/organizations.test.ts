@@ -364,7 +364,10 @@ describe('who can read the organization tables', () => {
     ]);
     expect(await visible('invitee', sql)).toEqual([{ id: 'inv_1', status: 'pending', url: null }]);
     expect(
-      await visible('service role', "select url as id from public.organization_invitations where id = 'inv_1'"),
+      await visible(
+        'service role',
+        "select url as id from public.organization_invitations where id = 'inv_1'",
+      ),
     ).toEqual(['https://accounts.example.com/accept?token=tok_inv_1']);
     const dump = await visible('admin', 'select * from public.organization_invitations');
     expect(JSON.stringify(dump)).not.toMatch(/secret_|tok_/);
