@@ -183,28 +183,17 @@ function membership(ctx: Ctx): EventDataInput<'organizationMembership.created'> 
   };
 }
 
-function role({ now, objectId }: Ctx): EventDataInput<'role.created'> {
+function role(ctx: Ctx): EventDataInput<'role.created'> {
   return {
     object: 'role',
-    id: objectId,
+    id: ctx.objectId,
     name: 'Editor',
     key: 'org:editor',
     description: 'Can edit and publish content',
     is_creator_eligible: false,
-    permissions: [
-      {
-        object: 'permission',
-        id: 'perm_sample_posts_edit',
-        name: 'Edit Posts',
-        key: 'org:posts:edit',
-        description: 'Ability to edit posts in the organization',
-        type: 'custom',
-        created_at: now,
-        updated_at: now,
-      },
-    ],
-    created_at: now,
-    updated_at: now,
+    permissions: [permission({ ...ctx, objectId: 'perm_sample_posts_edit' })],
+    created_at: ctx.now,
+    updated_at: ctx.now,
   };
 }
 

@@ -11,23 +11,8 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app/app.ts';
-import {
-  invitationSchema,
-  membershipSchema,
-  organizationSchema,
-  permissionSchema,
-  roleSchema,
-  userSchema,
-} from '../../src/core/events.ts';
+import { type KindName, toRow } from '../../src/core/kinds.ts';
 import { silentLogger } from '../../src/core/logger.ts';
-import {
-  toInvitationRow,
-  toMembershipRow,
-  toOrganizationRow,
-  toPermissionRow,
-  toRoleRow,
-  toUserRow,
-} from '../../src/core/map.ts';
 import { sampleEvent } from '../../src/core/samples.ts';
 import { createStore, type Store } from '../../src/store/port.ts';
 import { sqlRpc } from '../../src/store/sql.ts';
@@ -277,33 +262,26 @@ afterAll(async () => {
 
 /** The backfill's view of a Clerk state, applied with the same batch SQL the backfill pages use. */
 async function backfillFrom(snapshot: Clerk) {
-  const rows = <T>(items: Iterable<Obj>, parse: (o: unknown) => T) => [...items].map(parse);
-  const results = await Promise.all([
-    store.upsert(
-      'user',
-      rows(snapshot.users.values(), (o) => toUserRow(userSchema.parse(o))),
+  const lists: [KindName, Map<string, Obj>][] = [
+    ['user', snapshot.users],
+    ['organization', snapshot.orgs],
+    ['membership', snapshot.memberships],
+    ['role', snapshot.roles],
+    ['permission', snapshot.permissions],
+    ['invitation', snapshot.invitations],
+  ];
+  const results = await Promise.all(
+    lists.map(([kind, items]) =>
+      store.upsert(
+        kind,
+        [...items.values()].map((o) => {
+          const mapped = toRow(kind, o);
+          if (!mapped.ok) throw new Error(mapped.error);
+          return mapped.row;
+        }),
+      ),
     ),
-    store.upsert(
-      'organization',
-      rows(snapshot.orgs.values(), (o) => toOrganizationRow(organizationSchema.parse(o))),
-    ),
-    store.upsert(
-      'membership',
-      rows(snapshot.memberships.values(), (o) => toMembershipRow(membershipSchema.parse(o))),
-    ),
-    store.upsert(
-      'role',
-      rows(snapshot.roles.values(), (o) => toRoleRow(roleSchema.parse(o))),
-    ),
-    store.upsert(
-      'permission',
-      rows(snapshot.permissions.values(), (o) => toPermissionRow(permissionSchema.parse(o))),
-    ),
-    store.upsert(
-      'invitation',
-      rows(snapshot.invitations.values(), (o) => toInvitationRow(invitationSchema.parse(o))),
-    ),
-  ]);
+  );
   for (const r of results) expect(r.ok).toBe(true);
 }
 
