@@ -263,8 +263,8 @@ export async function rlsOrgSection(
   await db.withSession((s) => s.exec(migration));
   const policy = `create policy "Readers can read their organization's projects"
   on public.${ORG_TABLE} for select to authenticated
-  using (organization_id in (select o from public.requesting_user_organization_ids() o
-    where public.has_org_permission(o, '${READ}')))`;
+  using (organization_id = any (array(select o from public.requesting_user_organization_ids() o
+    where public.has_org_permission(o, '${READ}'))))`;
   await db.query(`drop policy "Members can read their organization's ${ORG_TABLE}" on public.${ORG_TABLE}`);
   await db.query(policy);
   await db.query(`grant select on public.${ORG_TABLE} to service_role`);

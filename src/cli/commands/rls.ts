@@ -96,7 +96,10 @@ function scheme(target: RlsTarget, c: string) {
     };
   }
   const permission = target.org.permission;
-  const member = `${c} in (select public.requesting_user_organization_ids())`;
+  // `= any (array(…))`: an init plan evaluated once per statement whose result the index on the
+  // column can take (an `in (select …)` of a set-returning function is planned as a sequential
+  // scan filtered by a hashed subplan: ×100 the service role's time on 1M rows in the bench).
+  const member = `${c} = any (array(select public.requesting_user_organization_ids()))`;
   return {
     names: orgPolicyNames(target.table),
     summary: `by organization: each row belongs to the Clerk
@@ -126,7 +129,7 @@ function scheme(target: RlsTarget, c: string) {
         ? member
         : // Uncorrelated: the organizations where the user has the permission are found once per
           // statement (has_org_permission once per membership), not once per row.
-          `${c} in (select o from public.requesting_user_organization_ids() o\n    where public.has_org_permission(o, '${permission}'))`,
+          `${c} = any (array(select o from public.requesting_user_organization_ids() o\n    where public.has_org_permission(o, '${permission}')))`,
   };
 }
 
