@@ -1,0 +1,119 @@
+/**
+ * @module `createClerkSyncHandler`: the webhook receiver (createApp) as one Web-standard handler, for
+ * any route of any framework. A POST is a delivery whatever the path, a GET the health check. The store
+ * comes from the env as for `npm start` — `DATABASE_URL` (one pool per process, shared by every handler
+ * and invocation) or `SUPABASE_URL` + service role key — but never the embedded database.
+ */
+import { type AppDeps, createApp } from '../app/app.ts';
+import type { HmacSha256 } from '../app/verify.ts';
+import { ConfigError, type Env, parseConfig } from '../core/config.ts';
+import type { Logger } from '../core/logger.ts';
+import { createStore, type Store } from '../core/store.ts';
+import { consoleLogger } from '../edge/logger.ts';
+
+export interface ClerkSyncHandlerOptions {
+  /** The variables to read (README, "Environment"). Default: `process.env` where there is one. */
+  env?: Env;
+  /** Default: JSON lines on the console at `LOG_LEVEL`. */
+  logger?: Logger;
+}
+
+/** `(request) => response`, plus `close()`, which ends the handler's database pool (tests, shutdown). */
+export type ClerkSyncHandler = ((request: Request) => Promise<Response>) & { close(): Promise<void> };
+
+type DatabaseTarget =
+  | { kind: 'postgres'; url: string }
+  | { kind: 'supabase'; url: string; serviceKey: string };
+
+// One store per database per process, kept on globalThis so that a module loaded twice (a dev server's
+// hot reload, two bundles of one app) still shares one pool.
+const STORES = Symbol.for('clerk-supabase-sync.stores');
+const stores: Map<string, Promise<Store>> = ((globalThis as { [STORES]?: Map<string, Promise<Store>> })[
+  STORES
+] ??= new Map());
+
+async function openStore(database: DatabaseTarget): Promise<Store> {
+  if (database.kind === 'supabase') {
+    const { supabaseStore } = await import('../store/supabase.ts');
+    return supabaseStore(database);
+  }
+  // Loaded only here: node-postgres needs Node's sockets, which a supabase-js deployment does without.
+  const [{ pgDatabase }, { sqlRpc }] = await Promise.all([import('../db/pg.ts'), import('../db/sql-rpc.ts')]);
+  const db = pgDatabase(database.url);
+  return createStore(sqlRpc(db), () => db.close());
+}
+
+function sharedStore(database: DatabaseTarget): { key: string; store: Promise<Store> } {
+  const key = database.kind === 'postgres' ? database.url : `${database.url}\n${database.serviceKey}`;
+  let store = stores.get(key);
+  if (store === undefined) {
+    store = openStore(database);
+    stores.set(key, store);
+    store.catch(() => stores.delete(key));
+  }
+  return { key, store };
+}
+
+// Node's native HMAC where the runtime has one (Node, Bun, Deno): ≈15× cheaper than the pure-JS default.
+function nativeHmac(): HmacSha256 | undefined {
+  const process = (globalThis as { process?: NodeJS.Process }).process;
+  const crypto = process?.getBuiltinModule?.('node:crypto');
+  if (crypto === undefined) return undefined;
+  return (key, data) => crypto.createHmac('sha256', key).update(data).digest('base64');
+}
+
+/**
+ * Builds the handler; the configuration is read on the first request (a build step that loads the
+ * route has no secrets), and a misconfiguration answers 500 with a log line naming what to set.
+ * @example export const POST = createClerkSyncHandler(); // app/api/webhooks/clerk/route.ts
+ */
+export function createClerkSyncHandler(options: ClerkSyncHandlerOptions = {}): ClerkSyncHandler {
+  let app: { fetch: (request: Request) => Response | Promise<Response> } | undefined;
+  let storeKey: string | undefined;
+  let logger = options.logger;
+
+  async function build() {
+    const env = options.env ?? (globalThis as { process?: { env: Env } }).process?.env ?? {};
+    const config = parseConfig(env, { signingSecret: true, noEmbedded: true });
+    logger ??= consoleLogger(config.logLevel);
+    if (config.database.kind === 'embedded' || config.signingSecret === undefined)
+      throw new Error('unreachable: parseConfig requires a database and a signing secret here');
+    const shared = sharedStore(config.database);
+    const deps: AppDeps = {
+      store: await shared.store,
+      signingSecret: config.signingSecret,
+      logger,
+      routes: { webhook: '*', health: '*' },
+    };
+    const hmac = nativeHmac();
+    if (hmac !== undefined) deps.hmac = hmac;
+    storeKey = shared.key;
+    return createApp(deps);
+  }
+
+  const handler = async (request: Request): Promise<Response> => {
+    if (app === undefined) {
+      try {
+        app = await build();
+      } catch (error) {
+        const message =
+          error instanceof ConfigError ? error.message : `start-up failed: ${(error as Error).message}`;
+        (logger ?? consoleLogger('error')).error({}, `clerk-supabase-sync: ${message}`);
+        return Response.json({ error: 'misconfigured: see the logs' }, { status: 500 });
+      }
+    }
+    if (request.method !== 'POST' && request.method !== 'GET' && request.method !== 'HEAD')
+      return Response.json({ error: 'method not allowed' }, { status: 405, headers: { allow: 'GET, POST' } });
+    return app.fetch(request);
+  };
+  return Object.assign(handler, {
+    async close() {
+      if (storeKey === undefined) return;
+      const store = stores.get(storeKey);
+      stores.delete(storeKey);
+      app = undefined;
+      storeKey = undefined;
+      await (await store)?.close();
+    },
+  });
+}
