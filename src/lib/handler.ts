@@ -28,9 +28,9 @@ type DatabaseTarget =
 // One store per database per process, kept on globalThis so that a module loaded twice (a dev server's
 // hot reload, two bundles of one app) still shares one pool.
 const STORES = Symbol.for('clerk-supabase-sync.stores');
-const stores: Map<string, Promise<Store>> = ((globalThis as { [STORES]?: Map<string, Promise<Store>> })[
-  STORES
-] ??= new Map());
+const holder = globalThis as { [STORES]?: Map<string, Promise<Store>> };
+holder[STORES] ??= new Map();
+const stores = holder[STORES];
 
 async function openStore(database: DatabaseTarget): Promise<Store> {
   if (database.kind === 'supabase') {
