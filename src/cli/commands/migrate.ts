@@ -4,9 +4,8 @@
  */
 import { realpath } from 'node:fs/promises';
 import { type DatabaseConfig, parseConfig } from '../../core/config.ts';
-import { migrate as applyMigrations } from '../../db/migrate.ts';
+import { migrate as applyMigrations, MIGRATIONS_DIR } from '../../db/migrate.ts';
 import { DATA_DIR, openDatabase } from '../../node/database.ts';
-import { PACKAGE_ROOT } from '../../node/package.ts';
 import { CliError, type Command } from '../command.ts';
 import { allMigrations } from '../project.ts';
 
@@ -23,10 +22,10 @@ export function describeDatabase(database: DatabaseConfig): string {
   }
 }
 
-// In the package's own repository (a clone) the embedded database is the quickstart's default.
-const inPackageRepository = async () =>
-  (await realpath(process.cwd()).catch(() => process.cwd())) ===
-  (await realpath(PACKAGE_ROOT).catch(() => PACKAGE_ROOT));
+// Only in the package's own repository (a clone, whose migrations are the package's) is the embedded
+// database the quickstart's default.
+const isPackageMigrations = async (dir: string) =>
+  (await realpath(dir).catch(() => dir)) === (await realpath(MIGRATIONS_DIR).catch(() => MIGRATIONS_DIR));
 
 export const migrate: Command = {
   summary: "apply the project's supabase/migrations/ and the package's own to DATABASE_URL",
@@ -44,11 +43,11 @@ export const migrate: Command = {
   options: { dir: { type: 'string' }, embedded: { type: 'boolean' }, json: { type: 'boolean' } },
   async run({ values }, env, io) {
     const config = parseConfig(env, { directDatabase: true });
-    if (config.database.kind === 'embedded' && !values.embedded && !(await inPackageRepository()))
+    const dir = typeof values.dir === 'string' ? values.dir : 'supabase/migrations';
+    if (config.database.kind === 'embedded' && !values.embedded && !(await isPackageMigrations(dir)))
       throw new CliError(
         'DATABASE_URL is missing: set it to the database to migrate (Supabase: Project Settings → Database → Connection string), or pass --embedded for the embedded database in .data/',
       );
-    const dir = typeof values.dir === 'string' ? values.dir : 'supabase/migrations';
     const migrations = await allMigrations(dir);
     const database = describeDatabase(config.database);
     const db = await openDatabase(config.database);
