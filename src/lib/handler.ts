@@ -2,13 +2,15 @@
  * @module `createClerkSyncHandler`: the webhook receiver (createApp) as one Web-standard handler, for
  * any route of any framework. A POST is a delivery whatever the path, a GET the health check. The store
  * comes from the env as for `npm start` — `DATABASE_URL` (one pool per process, shared by every handler
- * and invocation) or `SUPABASE_URL` + service role key — but never the embedded database.
+ * and invocation) or `SUPABASE_URL` + service role key — but never the embedded database. The package
+ * entries give it the Postgres opener or not (src/index.ts; src/lib/workerd.ts, for bundles without
+ * Node's sockets).
  */
 import { type AppDeps, createApp } from '../app/app.ts';
 import type { HmacSha256 } from '../app/verify.ts';
 import { ConfigError, type Env, parseConfig } from '../core/config.ts';
 import type { Logger } from '../core/logger.ts';
-import { createStore, type Store } from '../core/store.ts';
+import type { Store } from '../core/store.ts';
 import { consoleLogger } from '../edge/logger.ts';
 
 export interface ClerkSyncHandlerOptions {
@@ -25,6 +27,9 @@ type DatabaseTarget =
   | { kind: 'postgres'; url: string }
   | { kind: 'supabase'; url: string; serviceKey: string };
 
+/** Opens the store on a direct Postgres connection (`DATABASE_URL`). */
+export type PostgresOpener = (url: string) => Promise<Store>;
+
 // One store per database per process, kept on globalThis so that a module loaded twice (a dev server's
 // hot reload, two bundles of one app) still shares one pool.
 const STORES = Symbol.for('clerk-supabase-sync.stores');
@@ -32,22 +37,26 @@ const holder = globalThis as { [STORES]?: Map<string, Promise<Store>> };
 holder[STORES] ??= new Map();
 const stores = holder[STORES];
 
-async function openStore(database: DatabaseTarget): Promise<Store> {
+async function openStore(database: DatabaseTarget, postgres: PostgresOpener | undefined): Promise<Store> {
   if (database.kind === 'supabase') {
     const { supabaseStore } = await import('../store/supabase.ts');
     return supabaseStore(database);
   }
-  // Loaded only here: node-postgres needs Node's sockets, which a supabase-js deployment does without.
-  const [{ pgDatabase }, { sqlRpc }] = await Promise.all([import('../db/pg.ts'), import('../db/sql-rpc.ts')]);
-  const db = pgDatabase(database.url);
-  return createStore(sqlRpc(db), () => db.close());
+  if (postgres === undefined)
+    throw new ConfigError([
+      "DATABASE_URL cannot be used in this runtime (no Node sockets): set SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY instead, or enable Node compatibility (Workers: compatibility_flags = ['nodejs_compat'])",
+    ]);
+  return postgres(database.url);
 }
 
-function sharedStore(database: DatabaseTarget): { key: string; store: Promise<Store> } {
+function sharedStore(
+  database: DatabaseTarget,
+  postgres: PostgresOpener | undefined,
+): { key: string; store: Promise<Store> } {
   const key = database.kind === 'postgres' ? database.url : `${database.url}\n${database.serviceKey}`;
   let store = stores.get(key);
   if (store === undefined) {
-    store = openStore(database);
+    store = openStore(database, postgres);
     stores.set(key, store);
     store.catch(() => stores.delete(key));
   }
@@ -65,9 +74,12 @@ function nativeHmac(): HmacSha256 | undefined {
 /**
  * Builds the handler; the configuration is read on the first request (a build step that loads the
  * route has no secrets), and a misconfiguration answers 500 with a log line naming what to set.
- * @example export const POST = createClerkSyncHandler(); // app/api/webhooks/clerk/route.ts
+ * @example export const POST = clerkSyncHandler({}, openPostgres);
  */
-export function createClerkSyncHandler(options: ClerkSyncHandlerOptions = {}): ClerkSyncHandler {
+export function clerkSyncHandler(
+  options: ClerkSyncHandlerOptions,
+  postgres?: PostgresOpener,
+): ClerkSyncHandler {
   let app: { fetch: (request: Request) => Response | Promise<Response> } | undefined;
   let storeKey: string | undefined;
   let logger = options.logger;
@@ -78,7 +90,7 @@ export function createClerkSyncHandler(options: ClerkSyncHandlerOptions = {}): C
     logger ??= consoleLogger(config.logLevel);
     if (config.database.kind === 'embedded' || config.signingSecret === undefined)
       throw new Error('unreachable: parseConfig requires a database and a signing secret here');
-    const shared = sharedStore(config.database);
+    const shared = sharedStore(config.database, postgres);
     const deps: AppDeps = {
       store: await shared.store,
       signingSecret: config.signingSecret,

@@ -5,7 +5,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { sampleEvent } from '../../src/core/samples.ts';
-import { createClerkSyncHandler } from '../../src/lib/handler.ts';
+import { createClerkSyncHandler } from '../../src/index.ts';
 import { onServer, openTestDatabase, type TestDatabase } from '../support/db.ts';
 import { captureLogs } from '../support/logs.ts';
 import { type PostgrestEndpoint, startPostgrest } from '../support/postgrest.ts';
