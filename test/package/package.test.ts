@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sampleEvent } from '../../src/core/samples.ts';
 import { pgDatabase } from '../../src/db/pg.ts';
 import { createEmptyDatabase, onServer } from '../support/db.ts';
+import { type DenoProcess, freePort, startDeno } from '../support/deno.ts';
 import { type PostgrestEndpoint, startPostgrest } from '../support/postgrest.ts';
 import { OTHER_SECRET, SECRET, signed } from '../support/webhooks.ts';
 
@@ -269,6 +270,33 @@ createServer((req, res) => {
     });
   });
 
+  it('clerk-sync serve: the receiver as npm start runs it, stopped cleanly by SIGTERM', async () => {
+    const port = await freePort();
+    const server = spawn(bin(), ['serve'], {
+      cwd: app,
+      env: { ...cleanEnv(), DATABASE_URL: url, CLERK_WEBHOOK_SIGNING_SECRET: SECRET, PORT: String(port) },
+    });
+    let output = '';
+    server.stdout?.on('data', (b) => (output += b));
+    server.stderr?.on('data', (b) => (output += b));
+    try {
+      await expect
+        .poll(() => output, { timeout: 20_000 })
+        .toContain(`listening on http://localhost:${port}/webhooks/clerk`);
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+      const d = signed(sampleEvent('user.created', { id: 'user_served' }));
+      const res = await fetch(`http://127.0.0.1:${port}/webhooks/clerk`, {
+        method: 'POST',
+        headers: d.headers,
+        body: d.body,
+      });
+      expect(await res.json()).toEqual({ outcome: 'applied' });
+    } finally {
+      server.kill('SIGTERM');
+    }
+    await expect.poll(() => server.exitCode, { timeout: 10_000 }).toBe(0);
+  });
+
   it('init --schema clerk beside an app’s own public.organizations, then migrate', async () => {
     const other = join(scratch, 'other');
     await mkdir(join(other, 'supabase/migrations'), { recursive: true });
@@ -312,47 +340,21 @@ createServer((req, res) => {
     const users = (id: string) => query(`select id from public.users_public where id = '${id}'`);
 
     describe('the Edge Function init wrote, in Deno', () => {
-      let deno: ChildProcess;
-      let output = '';
+      let deno: DenoProcess;
       let base: string;
 
       beforeAll(async () => {
-        const port = 20_000 + Math.floor(Math.random() * 20_000);
+        const port = await freePort();
         base = `http://127.0.0.1:${port}/clerk-webhook`;
-        deno = spawn(
-          join(ROOT, 'node_modules/.bin/deno'),
-          [
-            'run',
-            '--allow-net',
-            '--allow-env',
-            '--allow-read',
-            '--no-lock',
-            // npm: specifiers resolve from the app's node_modules (the installed tarball): no registry.
-            '--node-modules-dir=manual',
-            'supabase/functions/clerk-webhook/index.ts',
-          ],
-          {
-            cwd: app,
-            env: {
-              PATH: process.env.PATH,
-              HOME: process.env.HOME,
-              DENO_NO_UPDATE_CHECK: '1',
-              DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`,
-              SUPABASE_URL: rest.url,
-              SUPABASE_SERVICE_ROLE_KEY: rest.serviceKey,
-              CLERK_WEBHOOK_SIGNING_SECRET: SECRET,
-            },
-          },
-        );
-        deno.stdout?.on('data', (b) => (output += b));
-        deno.stderr?.on('data', (b) => (output += b));
-        const started = Date.now();
-        while (!output.includes('Listening on') && deno.exitCode === null && Date.now() - started < 60_000)
-          await new Promise((r) => setTimeout(r, 100));
-        if (!output.includes('Listening on')) throw new Error(`deno did not start:\n${output}`);
+        deno = await startDeno(['--allow-read'], 'supabase/functions/clerk-webhook/index.ts', app, {
+          DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`,
+          SUPABASE_URL: rest.url,
+          SUPABASE_SERVICE_ROLE_KEY: rest.serviceKey,
+          CLERK_WEBHOOK_SIGNING_SECRET: SECRET,
+        });
       }, 90_000);
       afterAll(() => {
-        deno?.kill('SIGTERM');
+        deno?.child.kill('SIGTERM');
       });
 
       it('applies a signed delivery at /clerk-webhook, refuses a bad one', async () => {
