@@ -9,6 +9,19 @@ import { CliError } from './command.ts';
 
 const SCHEMA_MARK = /^-- clerk-sync init --schema ([A-Za-z_][A-Za-z0-9_]*)\b/;
 export const SCHEMA_NAME = /^[a-z_][a-z0-9_]*$/;
+const RESERVED_SCHEMAS = new Set([
+  'clerk_sync',
+  'information_schema',
+  'auth',
+  'storage',
+  'realtime',
+  'extensions',
+  'graphql',
+  'graphql_public',
+  'vault',
+  'supabase_migrations',
+  'supabase_functions',
+]);
 
 /** The migration files of a folder, oldest first; none when there is no such folder. */
 export async function projectMigrations(dir: string): Promise<Migration[]> {
@@ -31,6 +44,11 @@ export async function packageMigrations(schema = 'public'): Promise<Migration[]>
   if (!SCHEMA_NAME.test(schema))
     throw new CliError(
       `--schema ${JSON.stringify(schema)} is not a plain lower-case identifier: use a-z, 0-9 and _, e.g. --schema clerk`,
+    );
+  // Not the internal schema (no app role may use it), nor one that Postgres or Supabase own.
+  if (RESERVED_SCHEMAS.has(schema) || schema.startsWith('pg_'))
+    throw new CliError(
+      `--schema ${schema} is taken (by clerk-sync, Postgres or Supabase): choose another, e.g. --schema clerk`,
     );
   const tables = new Set<string>();
   for (const m of shipped)

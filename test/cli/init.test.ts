@@ -250,4 +250,15 @@ describe('clerk-sync init --schema', () => {
     expect(other.code).toBe(1);
     expect(other.err).toMatch(/put the mirror tables in schema clerk: run init --schema clerk/);
   });
+
+  it.each(['clerk_sync', 'auth', 'pg_temp', 'Clerk'])(
+    'refuses --schema %s, writing nothing',
+    async (name) => {
+      const before = await snapshot();
+      const r = await cli(['init', '--dir', supabase, '--schema', name]);
+      expect(r.code).toBe(1);
+      expect(r.err).toMatch(/^clerk-sync init: --schema .*(taken|not a plain lower-case identifier)/);
+      expect(await snapshot()).toEqual(before);
+    },
+  );
 });
