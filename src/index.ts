@@ -1,6 +1,6 @@
 /**
  * @module The package entry (`import … from 'clerk-supabase-sync'`): what the package offers, in one
- * place. Library functions (ensureUser) are exported here too; src/lib/workerd.ts mirrors this file for
+ * place. Library functions (ensureUser) are exported here too; src/lib/web.ts mirrors this file for
  * bundles without Node's sockets.
  */
 import { type ClerkSyncHandler, type ClerkSyncHandlerOptions, clerkSyncHandler } from './lib/handler.ts';

@@ -3,7 +3,7 @@
  * any route of any framework. A POST is a delivery whatever the path, a GET the health check. The store
  * comes from the env as for `npm start` — `DATABASE_URL` (one pool per process, shared by every handler
  * and invocation) or `SUPABASE_URL` + service role key — but never the embedded database. The package
- * entries give it the Postgres opener or not (src/index.ts; src/lib/workerd.ts, for bundles without
+ * entries give it the Postgres opener or not (src/index.ts; src/lib/web.ts, for bundles without
  * Node's sockets).
  */
 import { type AppDeps, createApp } from '../app/app.ts';

@@ -6,6 +6,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { sampleEvent } from '../../src/core/samples.ts';
 import { createClerkSyncHandler } from '../../src/index.ts';
+import { createClerkSyncHandler as createWebHandler } from '../../src/lib/web.ts';
 import { onServer, openTestDatabase, type TestDatabase } from '../support/db.ts';
 import { captureLogs } from '../support/logs.ts';
 import { type PostgrestEndpoint, startPostgrest } from '../support/postgrest.ts';
@@ -92,6 +93,22 @@ describe('createClerkSyncHandler misconfigured', () => {
     expect(logged).toHaveLength(1);
     expect(logged[0]).toMatch(/DATABASE_URL is missing.*SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY/);
     expect(logged[0]).toMatch(/CLERK_WEBHOOK_SIGNING_SECRET is missing/);
+  });
+});
+
+describe('the entry for runtimes without Node sockets (export condition workerd / edge-light / worker)', () => {
+  it('refuses DATABASE_URL with a log line saying what to set instead', async () => {
+    const { logger, lines } = captureLogs('info');
+    const handler = createWebHandler({
+      env: { DATABASE_URL: 'postgres://u@127.0.0.1:9/db', CLERK_WEBHOOK_SIGNING_SECRET: SECRET },
+      logger,
+    });
+    expect((await deliver(handler, '/api/webhooks/clerk', 'user_web')).status).toBe(500);
+    expect(lines().map((l) => l.msg)).toEqual([
+      expect.stringMatching(
+        /DATABASE_URL cannot be used in this runtime.*set SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY/,
+      ),
+    ]);
   });
 });
 

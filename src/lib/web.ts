@@ -1,6 +1,7 @@
 /**
- * @module The package entry for bundles without Node's sockets (export condition `workerd`, which
- * wrangler picks): the same handler, writing through supabase-js only, so no node-postgres in the bundle.
+ * @module The package entry for bundles without Node's sockets (export conditions `workerd`, which
+ * wrangler picks, `edge-light` (Next.js's edge runtime) and `worker`): the same handler, writing through
+ * supabase-js only, so no node-postgres in the bundle.
  */
 import { type ClerkSyncHandler, type ClerkSyncHandlerOptions, clerkSyncHandler } from './handler.ts';
 
