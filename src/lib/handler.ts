@@ -80,11 +80,12 @@ export function clerkSyncHandler(
   options: ClerkSyncHandlerOptions,
   postgres?: PostgresOpener,
 ): ClerkSyncHandler {
-  let app: { fetch: (request: Request) => Response | Promise<Response> } | undefined;
+  type App = { fetch: (request: Request) => Response | Promise<Response> };
+  let app: App | undefined;
   let storeKey: string | undefined;
   let logger = options.logger;
 
-  async function build() {
+  async function build(): Promise<App> {
     const env = options.env ?? (globalThis as { process?: { env: Env } }).process?.env ?? {};
     const config = parseConfig(env, { signingSecret: true, noEmbedded: true });
     logger ??= consoleLogger(config.logLevel);
@@ -103,10 +104,15 @@ export function clerkSyncHandler(
     return createApp(deps);
   }
 
+  let building: Promise<App> | undefined;
   const handler = async (request: Request): Promise<Response> => {
     if (app === undefined) {
       try {
-        app = await build();
+        // One build for a burst of first requests; a failed one is tried again by the next request.
+        building ??= build().finally(() => {
+          building = undefined;
+        });
+        app = await building;
       } catch (error) {
         const message =
           error instanceof ConfigError ? error.message : `start-up failed: ${(error as Error).message}`;
