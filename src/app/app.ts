@@ -25,6 +25,11 @@ export interface AppDeps {
   /** The longest a delivery may wait on the database before it is answered 503 (Svix gives up at 15 s). */
   timeoutMs?: number;
   now?: () => number;
+  /**
+   * Where the two routes answer (Hono paths). Default `/webhooks/clerk` and `/healthz`;
+   * `createClerkSyncHandler` serves both at `*` (a POST anywhere is a delivery, a GET the health check).
+   */
+  routes?: { webhook: string; health: string };
 }
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -103,9 +108,10 @@ export function createApp(deps: AppDeps): Hono {
   const verify = createVerifier(deps.signingSecret, deps.hmac);
   const timeoutMs = deps.timeoutMs ?? 10_000;
   const now = deps.now ?? Date.now;
+  const routes = deps.routes ?? { webhook: '/webhooks/clerk', health: '/healthz' };
   const app = new Hono();
 
-  app.get('/healthz', async (c) => {
+  app.get(routes.health, async (c) => {
     const version = await within(deps.store.schemaVersion(), timeoutMs);
     if (!version.ok) {
       deps.logger.warn(
@@ -127,7 +133,7 @@ export function createApp(deps: AppDeps): Hono {
     return c.json({ status: 'ok', schema: version.value });
   });
 
-  app.post('/webhooks/clerk', async (c) => {
+  app.post(routes.webhook, async (c) => {
     const started = now();
     let body: string | null;
     try {
