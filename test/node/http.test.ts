@@ -69,7 +69,8 @@ describe('the Node server (serveNode)', () => {
     const { child, port, rss, lines } = await startChild();
     const results = await Promise.all(Array.from({ length: 300 }, () => postUnsigned(port, 1_000_000)));
     child.stdin?.write('peak\n');
-    for (let i = 0; i < 200 && !lines.some((l) => l.startsWith('peak ')); i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 200 && !lines.some((l) => l.startsWith('peak ')); i++)
+      await new Promise((r) => setTimeout(r, 50));
     const peak = Number((lines.find((l) => l.startsWith('peak ')) as string).split(' ')[1]);
     const growthMb = (peak - rss) / 1e6;
     const by = (s: number) => results.filter((r) => r.status === s).length;
