@@ -14,17 +14,17 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app/app.ts';
 import { silentLogger } from '../../src/core/logger.ts';
-import { sampleEvent } from '../../src/core/samples.ts';
 import { createStore, type Store } from '../../src/core/store.ts';
 import type { Database } from '../../src/db/database.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { pgDatabase } from '../../src/db/pg.ts';
 import { sqlRpc } from '../../src/db/sql-rpc.ts';
 import { supabaseStore } from '../../src/store/supabase.ts';
-import { onServer, openTestDatabase, serverUrl, type TestDatabase } from '../support/db.ts';
+import { adminQuery, onServer, openTestDatabase, type TestDatabase } from '../support/db.ts';
+import { versionHistory } from '../support/history.ts';
 import { startPostgrest } from '../support/postgrest.ts';
 import { startTcpProxy } from '../support/tcp-proxy.ts';
-import { type Delivery, post, SECRET, signed } from '../support/webhooks.ts';
+import { type Delivery, post, SECRET } from '../support/webhooks.ts';
 
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -40,40 +40,10 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => t?.close());
 
-/** Runs `sql` on the server's maintenance database, outside the database under test. */
-async function admin(sql: string, url = serverUrl as string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 const terminate = (name: string) =>
   `select pg_terminate_backend(pid) from pg_stat_activity where datname = '${name}' and pid <> pg_backend_pid()`;
 
-function history(): Delivery[] {
-  const out: Delivery[] = [];
-  const base = Date.UTC(2026, 0, 1);
-  for (let o = 0; o < OBJECTS; o++)
-    for (let v = 1; v <= VERSIONS; v++) {
-      const now = base + v * 1_000;
-      const user = sampleEvent('user.updated', { id: `user_m${o}`, now });
-      const org = sampleEvent('organization.updated', { id: `org_m${o}`, now });
-      const mem = sampleEvent('organizationMembership.updated', {
-        id: `orgmem_m${o}`,
-        orgId: `org_m${o}`,
-        userId: `user_m${o}`,
-        now,
-      });
-      (user.data as { first_name: string }).first_name = `v${v}`;
-      (org.data as { name: string }).name = `v${v}`;
-      (mem.data as { role: string }).role = `org:v${v}`;
-      out.push(signed(user), signed(org), signed(mem));
-    }
-  return out.sort(() => Math.random() - 0.5);
-}
+const history = (objects: number, versions: number) => versionHistory(objects, versions, 'm');
 
 interface Figures {
   deliveries: number;
@@ -193,7 +163,7 @@ async function matrixCase(
   const own = pool(options.url ?? (t.url as string));
   try {
     const app = appOn(options.store ? options.store(own) : createStore(sqlRpc(own)));
-    const deliveries = history();
+    const deliveries = history(OBJECTS, VERSIONS);
     const { accepted, figures } = await deliverThrough(app, deliveries, fault);
     await expectApplied(db, accepted, deliveries);
     expect(figures.refused).toBeGreaterThan(0);
@@ -206,30 +176,30 @@ async function matrixCase(
 describe.runIf(onServer)('fault matrix (real server, concurrency 16, Svix-like retries)', () => {
   it('connections refused: allow_connections false and backends terminated', async () => {
     await matrixCase('connections refused', async () => {
-      await admin(`alter database ${dbName} with allow_connections false`);
-      await admin(terminate(dbName));
+      await adminQuery(`alter database ${dbName} with allow_connections false`);
+      await adminQuery(terminate(dbName));
       await sleep(1_500);
-      await admin(`alter database ${dbName} with allow_connections true`);
+      await adminQuery(`alter database ${dbName} with allow_connections true`);
     });
   }, 120_000);
 
   it('idle-session timeout (57P05)', async () => {
     await matrixCase('idle-session timeout', async () => {
-      await admin(`alter database ${dbName} set idle_session_timeout = '50ms'`);
-      await admin(terminate(dbName));
+      await adminQuery(`alter database ${dbName} set idle_session_timeout = '50ms'`);
+      await adminQuery(terminate(dbName));
       await sleep(1_500);
-      await admin(`alter database ${dbName} reset idle_session_timeout`);
-      await admin(terminate(dbName));
+      await adminQuery(`alter database ${dbName} reset idle_session_timeout`);
+      await adminQuery(terminate(dbName));
     });
   }, 120_000);
 
   it('read-only database (25006, what a full disk looks like on Supabase)', async () => {
     await matrixCase('read-only database', async () => {
-      await admin(`alter database ${dbName} set default_transaction_read_only = on`);
-      await admin(terminate(dbName));
+      await adminQuery(`alter database ${dbName} set default_transaction_read_only = on`);
+      await adminQuery(terminate(dbName));
       await sleep(1_500);
-      await admin(`alter database ${dbName} reset default_transaction_read_only`);
-      await admin(terminate(dbName));
+      await adminQuery(`alter database ${dbName} reset default_transaction_read_only`);
+      await adminQuery(terminate(dbName));
     });
   }, 120_000);
 
