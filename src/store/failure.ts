@@ -155,11 +155,7 @@ export function fromHex(hex: string): string {
  * otherwise the delivered text whole (as hex, for the bytes jsonb and text cannot hold). Never nothing.
  * @example ledgerPayload({ data: { name: 'a\u0000' } }, body); // { payloadHex: '7b…' }
  */
-export function ledgerPayload(
-  payload: unknown,
-  raw: string | undefined,
-): { payload: unknown } | { payloadHex: string } {
-  if (raw === undefined) return { payload };
+export function ledgerPayload(payload: unknown, raw: string): { payload: unknown } | { payloadHex: string } {
   return fitsJsonb(payload) ? { payload } : { payloadHex: toHex(raw) };
 }
 
