@@ -8,10 +8,13 @@
 import * as z from 'zod';
 
 const id = z.string().min(1);
+/**
+ * Clerk object timestamps: integer epoch milliseconds. Any integer passes; the mapping clamps or
+ * nulls those outside what it stores (src/core/map.ts), so an impossible time never fails an event.
+ */
+const epochMs = z.int();
 /** The largest time a JS Date holds; beyond it `toISOString()` throws. */
 const MAX_EPOCH_MS = 8.64e15;
-/** Clerk object timestamps: integer epoch milliseconds. */
-const epochMs = z.int().nonnegative().max(MAX_EPOCH_MS);
 /**
  * Every payload comes from JSON.parse, so whatever it holds is JSON already: metadata, verification
  * objects and unknown fields are checked for their shape (an object, an array) and typed as JSON, not
@@ -78,6 +81,17 @@ export const membershipSchema = loose({
   updated_at: epochMs,
 });
 
+/**
+ * `organizationMembership.deleted`: a delete needs only the id (Clerk's spec requires no more); the
+ * organization and user, when present, are checked like a membership's.
+ */
+export const deletedMembershipSchema = loose({
+  object: z.literal('organization_membership'),
+  id,
+  organization: loose({ id }).nullish(),
+  public_user_data: loose({ user_id: id }).nullish(),
+});
+
 /** `user.deleted` / `organization.deleted` carry only the id (+ `external_id` / `slug`). */
 const deletedSchema = <O extends string>(object: O) =>
   loose({
@@ -90,12 +104,19 @@ const deletedSchema = <O extends string>(object: O) =>
 export const deletedUserSchema = deletedSchema('user');
 export const deletedOrganizationSchema = deletedSchema('organization');
 
-/** Real deliveries use epoch ms; Clerk's OpenAPI examples use seconds. */
+/**
+ * Real deliveries use epoch ms; Clerk's OpenAPI examples use seconds. It only breaks ties between
+ * versions with the same `updated_at`, so it never fails an event: missing, not a number or out of
+ * range, it is null.
+ */
 const eventTimestamp = z
-  .number()
-  .nonnegative()
-  .max(MAX_EPOCH_MS)
-  .transform((t) => Math.round(t < 1e12 ? t * 1000 : t));
+  .unknown()
+  .optional()
+  .transform((t): number | null => {
+    if (typeof t !== 'number' || !Number.isFinite(t) || t < 0) return null;
+    const ms = Math.round(t < 1e12 ? t * 1000 : t);
+    return ms <= MAX_EPOCH_MS ? ms : null;
+  });
 
 /** Any Clerk event, mirrored or not. `data` is checked per type. */
 export const envelopeSchema = loose({
@@ -119,12 +140,13 @@ export const mirroredEventSchema = z.discriminatedUnion('type', [
   event('organization.deleted', deletedOrganizationSchema),
   event('organizationMembership.created', membershipSchema),
   event('organizationMembership.updated', membershipSchema),
-  event('organizationMembership.deleted', membershipSchema),
+  event('organizationMembership.deleted', deletedMembershipSchema),
 ]);
 
 export type ClerkUser = z.infer<typeof userSchema>;
 export type ClerkOrganization = z.infer<typeof organizationSchema>;
 export type ClerkMembership = z.infer<typeof membershipSchema>;
+export type ClerkDeletedMembership = z.infer<typeof deletedMembershipSchema>;
 export type MirroredEvent = z.infer<typeof mirroredEventSchema>;
 /** What a sender puts on the wire (`timestamp` before normalisation to ms). */
 export type MirroredEventInput = z.input<typeof mirroredEventSchema>;

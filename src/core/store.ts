@@ -6,15 +6,30 @@
 import type { BatchCounts, DeleteCounts, ObjectKind, RowOf } from './rows.ts';
 
 /** The schema version this code expects (the newest migration's timestamp). */
-export const SCHEMA_VERSION = '20261122000200';
+export const SCHEMA_VERSION = '20261202100000';
 
 export type Outcome = 'applied' | 'duplicate' | 'stale' | 'failed';
 
 /**
- * Why a store call failed. `unavailable`, `timeout` and `conflict` (serialization failure,
- * deadlock) are transient: the receiver answers 503 so Svix retries. `rejected` is final.
+ * Why a store call failed. `rejected` is final: the event's content caused it (see
+ * src/store/failure.ts, the one policy). Everything else — `unavailable`, `timeout`, `conflict`
+ * (serialization failure, deadlock) — is retryable: the receiver answers 503 so Svix retries.
  */
 export type StoreErrorCode = 'unavailable' | 'timeout' | 'conflict' | 'rejected';
+
+/**
+ * Why a failed event can never apply, as stored in the ledger and logged: a class, never data.
+ * `not_json`, `invalid_event` (zod refused it), `too_deep` (nested past what can be validated) are
+ * decided before the database; `sync_refused` (our SQL's SQLSTATE 22Z01), `data_exception` (class
+ * 22) and `integrity_violation` (class 23) by the database.
+ */
+export type FailureReason =
+  | 'not_json'
+  | 'invalid_event'
+  | 'too_deep'
+  | 'sync_refused'
+  | 'data_exception'
+  | 'integrity_violation';
 
 export const RETRYABLE: ReadonlySet<StoreErrorCode> = new Set(['unavailable', 'timeout', 'conflict']);
 
@@ -23,12 +38,15 @@ export class StoreError extends Error {
   constructor(
     readonly code: StoreErrorCode,
     message: string,
-    options?: { cause?: unknown; sqlstate?: string | undefined },
+    options?: { cause?: unknown; sqlstate?: string | undefined; reason?: FailureReason | undefined },
   ) {
     super(message, options);
     this.sqlstate = options?.sqlstate;
+    this.reason = options?.reason;
   }
   readonly sqlstate: string | undefined;
+  /** For `rejected`: the content error's class. */
+  readonly reason: FailureReason | undefined;
   get retryable(): boolean {
     return RETRYABLE.has(this.code);
   }
@@ -40,25 +58,39 @@ export interface ApplyEventInput {
   /** The `svix-id`: the idempotency key. */
   eventId: string;
   type: string;
-  /** The mapped row (upserts) or delete key; absent when `failure` is set. */
+  /**
+   * The mapped row (upserts) or delete key; with `failure`, the object and user ids read from the
+   * payload (so that a user's deletion erases a payload kept as bytes).
+   */
   data?: object;
   occurredAt?: string | null;
   /** Why a verified payload could not be applied: it is stored as failed, for replay. */
   failure?: string;
+  /** The reason class of `failure`. */
+  reason?: FailureReason;
+  /** The payload as jsonb… */
   payload?: unknown;
+  /** …or, when jsonb cannot hold it, the delivered text's UTF-8 bytes in hex. */
+  payloadHex?: string;
 }
 
 export interface FailedEvent {
   id: string;
   type: string;
   payload: unknown;
+  /** The delivered bytes (hex) when the payload is kept as bytes rather than jsonb. */
+  payload_hex: string | null;
   error: string | null;
+  reason: string | null;
   occurred_at: string | null;
   received_at: string;
 }
 
 export interface LedgerStatus {
   failed: number;
+  /** Failed events by reason class (`unclassified` for those stored before classes existed). */
+  failed_by_reason: Record<string, number>;
+  discarded: number;
   last_applied_at: string | null;
 }
 
@@ -98,6 +130,8 @@ export interface Store {
   schemaVersion(): Promise<Result<string>>;
   failedEvents(filter?: { since?: string; ids?: string[]; max?: number }): Promise<Result<FailedEvent[]>>;
   ledgerStatus(): Promise<Result<LedgerStatus>>;
+  /** Discards failed events on purpose (their content can never apply); returns the ids discarded. */
+  discardEvents(ids: string[]): Promise<Result<string[]>>;
   /** Starts a backfill pass of `kind`, or resumes the unfinished one. */
   backfillBegin(
     kind: ObjectKind,
@@ -180,6 +214,8 @@ export function createStore(rpc: Rpc, close: () => Promise<void> = async () => {
             occurred_at: e.occurredAt ?? null,
             failure: e.failure ?? null,
             payload: e.failure === undefined ? null : (e.payload ?? null),
+            reason: e.failure === undefined ? null : (e.reason ?? null),
+            payload_hex: e.failure === undefined ? null : (e.payloadHex ?? null),
           },
           'scalar',
         ),
@@ -205,9 +241,27 @@ export function createStore(rpc: Rpc, close: () => Promise<void> = async () => {
       ),
     ledgerStatus: async () =>
       map(await rpc('clerk_sync_ledger_status', {}, 'scalar'), (v) => {
-        const s = v as { failed: number | string; last_applied_at: string | null };
-        return { failed: Number(s.failed), last_applied_at: s.last_applied_at };
+        const s = v as Partial<Record<keyof LedgerStatus, unknown>>;
+        return {
+          failed: Number(s.failed),
+          failed_by_reason: Object.fromEntries(
+            Object.entries((s.failed_by_reason ?? {}) as Record<string, unknown>).map(([k, n]) => [
+              k,
+              Number(n),
+            ]),
+          ),
+          discarded: Number(s.discarded ?? 0),
+          last_applied_at: (s.last_applied_at ?? null) as string | null,
+        };
       }),
+    discardEvents: async (ids) =>
+      ids.length === 0
+        ? ok([])
+        : map(await rpc('clerk_sync_discard_events', { ids }, 'rows'), (v) =>
+            (v as ({ clerk_sync_discard_events?: string; id?: string } | string)[]).map((r) =>
+              typeof r === 'string' ? r : String(r.clerk_sync_discard_events ?? r.id),
+            ),
+          ),
     backfillBegin: async (kind, o) =>
       map(
         await rpc(

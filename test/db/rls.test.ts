@@ -106,6 +106,7 @@ const syncFunctions = [
   ["clerk_sync_delete_memberships(array['mem_b2'])"],
   ['clerk_sync_failed_events()'],
   ['clerk_sync_ledger_status()'],
+  ["clerk_sync_discard_events(array['e'])"],
   ['clerk_sync_prune_ledger()'],
   ["clerk_sync_private_metadata('user', 'user_a')"],
   ['clerk_sync_schema_version()'],
