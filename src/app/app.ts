@@ -4,6 +4,7 @@
 import { Hono } from 'hono';
 import { interpret } from '../core/dispatch.ts';
 import type { Logger } from '../core/logger.ts';
+import { ledgerPayload, payloadIds, toHex } from '../store/failure.ts';
 import {
   type FailureReason,
   type Outcome,
@@ -11,8 +12,7 @@ import {
   SCHEMA_VERSION,
   type Store,
   StoreError,
-} from '../core/store.ts';
-import { ledgerPayload, payloadIds, toHex } from '../store/failure.ts';
+} from '../store/port.ts';
 import { createVerifier, HEADER_NAMES, type HmacSha256 } from './verify.ts';
 
 export interface AppDeps {
@@ -177,6 +177,8 @@ export function createApp(deps: AppDeps): Hono {
         deps.store.applyEvent({
           eventId,
           type: event.type,
+          kind: event.objectKind,
+          op: event.op,
           data: event.data,
           occurredAt: event.occurredAt,
         }),

@@ -1,5 +1,6 @@
 /**
- * @module Zod schemas for the Clerk webhook envelope and the nine event types we mirror.
+ * @module Zod schemas of the Clerk webhook envelope and of the objects we mirror (the event types are
+ * derived from them in `kinds.ts`).
  *
  * Lenient where Clerk is (nullable names, unknown fields kept, `verification` in several
  * shapes), strict where a wrong row would follow (ids, epoch-ms timestamps). Unknown fields are
@@ -128,52 +129,7 @@ export const envelopeSchema = loose({
   data: z.unknown() as unknown as z.ZodJSONSchema,
 });
 
-const event = <T extends string, D extends z.ZodType>(type: T, data: D) =>
-  envelopeSchema.extend({ type: z.literal(type), data });
-
-export const mirroredEventSchema = z.discriminatedUnion('type', [
-  event('user.created', userSchema),
-  event('user.updated', userSchema),
-  event('user.deleted', deletedUserSchema),
-  event('organization.created', organizationSchema),
-  event('organization.updated', organizationSchema),
-  event('organization.deleted', deletedOrganizationSchema),
-  event('organizationMembership.created', membershipSchema),
-  event('organizationMembership.updated', membershipSchema),
-  event('organizationMembership.deleted', deletedMembershipSchema),
-]);
-
 export type ClerkUser = z.infer<typeof userSchema>;
 export type ClerkOrganization = z.infer<typeof organizationSchema>;
 export type ClerkMembership = z.infer<typeof membershipSchema>;
 export type ClerkDeletedMembership = z.infer<typeof deletedMembershipSchema>;
-export type MirroredEvent = z.infer<typeof mirroredEventSchema>;
-/** What a sender puts on the wire (`timestamp` before normalisation to ms). */
-export type MirroredEventInput = z.input<typeof mirroredEventSchema>;
-export type MirroredEventType = MirroredEvent['type'];
-
-export const MIRRORED_EVENT_TYPES = [
-  'user.created',
-  'user.updated',
-  'user.deleted',
-  'organization.created',
-  'organization.updated',
-  'organization.deleted',
-  'organizationMembership.created',
-  'organizationMembership.updated',
-  'organizationMembership.deleted',
-] as const satisfies readonly MirroredEventType[];
-
-// Fails to compile when a type joins the union without joining the list above.
-({}) satisfies Record<Exclude<MirroredEventType, (typeof MIRRORED_EVENT_TYPES)[number]>, never>;
-
-/**
- * Whether `type` is one of the event types we mirror.
- *
- * @example
- * isMirroredEventType('user.created'); // true
- * isMirroredEventType('session.created'); // false
- */
-export function isMirroredEventType(type: string): type is MirroredEventType {
-  return (MIRRORED_EVENT_TYPES as readonly string[]).includes(type);
-}

@@ -9,7 +9,7 @@
  */
 import { MAX_JSON_DEPTH } from '../core/dispatch.ts';
 import { cleanText } from '../core/map.ts';
-import { type FailureReason, StoreError, type StoreErrorCode } from '../core/store.ts';
+import { type FailureReason, StoreError, type StoreErrorCode } from './port.ts';
 
 /** The SQLSTATE our SQL functions raise for content they refuse (supabase/migrations/*_reliability.sql). */
 export const SYNC_REFUSED_SQLSTATE = '22Z01';

@@ -4,8 +4,8 @@
  * bounded by an abort signal; failures sorted by the one policy (./failure.ts).
  */
 import { createClient, type SupabaseClient, type SupabaseClientOptions } from '@supabase/supabase-js';
-import { createStore, type Result, type Rpc, type Store, StoreError } from '../core/store.ts';
 import { classifyPostgrest } from './failure.ts';
+import { createStore, type Result, type Rpc, type Store, StoreError } from './port.ts';
 
 export interface SupabaseRpcOptions {
   /**

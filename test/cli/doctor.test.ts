@@ -3,10 +3,10 @@ import { HttpResponse, http } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { doctorCommand, formatCheck } from '../../src/cli/commands/doctor.ts';
-import { createStore, SCHEMA_VERSION } from '../../src/core/store.ts';
 import type { Database } from '../../src/db/database.ts';
 import { loadMigrations, migrate } from '../../src/db/migrate.ts';
-import { sqlRpc } from '../../src/db/sql-rpc.ts';
+import { createStore, SCHEMA_VERSION } from '../../src/store/port.ts';
+import { sqlRpc } from '../../src/store/sql.ts';
 import { captureIo, cli } from '../support/cli-io.ts';
 import { createEmptyDatabase, onServer, openTestDatabase, type TestDatabase } from '../support/db.ts';
 
@@ -222,7 +222,9 @@ describe('clerk-sync doctor', () => {
       `select public.clerk_sync_apply_event(event_id => 'msg_' || i, event_type => 'user.created',
          failure => 'bug', payload => '{}', reason => 'invalid_event') from generate_series(1, 2) i`,
     );
-    await t.db.query(`select public.clerk_sync_apply_event('msg_ok', 'user.deleted', '{"id":"user_gone"}')`);
+    await t.db.query(
+      `select public.clerk_sync_apply_event('msg_ok', 'user.deleted', 'user', 'delete', '{"id":"user_gone"}')`,
+    );
     try {
       const r = await doctor(healthy);
       expect(r.code).toBe(0);

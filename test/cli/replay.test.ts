@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseSince, runReplay, summaryLine } from '../../src/cli/commands/replay.ts';
 import { sampleEvent } from '../../src/core/samples.ts';
-import { createStore, type Store, StoreError } from '../../src/core/store.ts';
-import { sqlRpc } from '../../src/db/sql-rpc.ts';
+import { createStore, type Store, StoreError } from '../../src/store/port.ts';
+import { sqlRpc } from '../../src/store/sql.ts';
 import { userRow } from '../fixtures/rows.ts';
 import { captureIo, cli } from '../support/cli-io.ts';
 import { onServer, openTestDatabase, type TestDatabase } from '../support/db.ts';
@@ -49,7 +49,7 @@ const broken = (id: string) => {
 /** One of each: fixed by an upgrade, stale by now, still invalid, erased, and of a type not mirrored. */
 async function storeOneOfEach(): Promise<void> {
   await storeFailed('msg_fixed', sampleEvent('user.created', { id: 'user_fixed' }));
-  await t.db.query('select public.clerk_sync_upsert_users($1)', [
+  await t.db.query("select public.clerk_sync_upsert('user', $1)", [
     JSON.stringify([userRow('user_newer', 1, { updated_at: '2026-06-01T00:00:00.000Z' })]),
   ]);
   await storeFailed(
@@ -59,7 +59,7 @@ async function storeOneOfEach(): Promise<void> {
   await storeFailed('msg_broken', broken('user_broken'));
   await storeFailed('msg_erased', sampleEvent('user.updated', { id: 'user_gone' }));
   await t.db.query(
-    "select public.clerk_sync_apply_event('msg_delete', 'user.deleted', '{\"id\":\"user_gone\"}')",
+    "select public.clerk_sync_apply_event('msg_delete', 'user.deleted', 'user', 'delete', '{\"id\":\"user_gone\"}')",
   );
   await storeFailed('msg_session', {
     object: 'event',

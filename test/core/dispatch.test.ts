@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { interpret } from '../../src/core/dispatch.ts';
-import { isMirroredEventType } from '../../src/core/events.ts';
+import { isMirroredEventType } from '../../src/core/kinds.ts';
 import { example, exampleFiles, withData } from '../fixtures/clerk-examples.ts';
 
 const USER = 'user_2g7np7Hrk0SN6kj5EDMLDaKNL0S';

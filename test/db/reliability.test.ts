@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { EVENT_ROUTES } from '../../src/core/kinds.ts';
 import { membershipRow, orgRow, userRow } from '../fixtures/rows.ts';
 import { openTestDatabase, type TestDatabase } from '../support/db.ts';
 
@@ -13,8 +14,16 @@ let seq = 0;
 const apply = async (type: string, data: object, occurredAt: string | null = null): Promise<string> =>
   (
     await t.db.query<{ o: string }>(
-      'select public.clerk_sync_apply_event(event_id => $1, event_type => $2, data => $3, occurred_at => $4) as o',
-      [`msg_${++seq}`, type, JSON.stringify(data), occurredAt],
+      `select public.clerk_sync_apply_event(event_id => $1, event_type => $2, kind => $3, op => $4, data => $5,
+         occurred_at => $6) as o`,
+      [
+        `msg_${++seq}`,
+        type,
+        EVENT_ROUTES.get(type)?.kind,
+        EVENT_ROUTES.get(type)?.op,
+        JSON.stringify(data),
+        occurredAt,
+      ],
     )
   ).rows[0]?.o as string;
 const one = async <T>(sql: string, params: unknown[] = []): Promise<T | undefined> =>
@@ -59,7 +68,7 @@ describe('equal updated_at: the same state whatever the arrival order', () => {
     expect(await apply('organization.updated', orgRow('org_1', 3), '2026-01-01T00:00:01Z')).toBe('applied');
     expect(await apply('organization.updated', orgRow('org_1', 3), '2026-01-01T00:00:02Z')).toBe('stale');
     const page = await one<{ r: Record<string, number> }>(
-      'select public.clerk_sync_upsert_organizations($1) as r',
+      "select public.clerk_sync_upsert('organization', $1) as r",
       [JSON.stringify([orgRow('org_1', 3)])],
     );
     expect(page?.r).toMatchObject({ unchanged: 1, updated: 0 });
@@ -150,7 +159,8 @@ describe('failed events are stored whole', () => {
     // A retry of a discarded delivery stays a duplicate.
     expect(await apply('user.updated', userRow('user_a', 1))).toBe('applied');
     const again = await t.db.query<{ o: string }>(
-      "select public.clerk_sync_apply_event(event_id => 'msg_2', event_type => 'user.updated', data => $1) as o",
+      `select public.clerk_sync_apply_event(event_id => 'msg_2', event_type => 'user.updated', kind => 'user',
+         op => 'upsert', data => $1) as o`,
       [JSON.stringify(userRow('user_a', 2))],
     );
     expect(again.rows[0]?.o).toBe('duplicate');
@@ -159,7 +169,7 @@ describe('failed events are stored whole', () => {
   it('raises bad content of its own with SQLSTATE 22Z01', async () => {
     await expect(
       t.db.query(
-        "select public.clerk_sync_apply_event(event_id => 'm', event_type => 'user.updated', data => '{}')",
+        "select public.clerk_sync_apply_event(event_id => 'm', event_type => 'user.updated', kind => 'user', op => 'upsert', data => '{}')",
       ),
     ).rejects.toMatchObject({ code: '22Z01' });
   });

@@ -16,8 +16,8 @@ import { membershipSchema, organizationSchema, userSchema } from '../../src/core
 import { silentLogger } from '../../src/core/logger.ts';
 import { toMembershipRow, toOrganizationRow, toUserRow } from '../../src/core/map.ts';
 import { sampleEvent } from '../../src/core/samples.ts';
-import { createStore, type Store } from '../../src/core/store.ts';
-import { sqlRpc } from '../../src/db/sql-rpc.ts';
+import { createStore, type Store } from '../../src/store/port.ts';
+import { sqlRpc } from '../../src/store/sql.ts';
 import { openTestDatabase, type TestDatabase } from '../support/db.ts';
 import { post, SECRET, signed } from '../support/webhooks.ts';
 

@@ -2,9 +2,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app/app.ts';
 import { parseConfig } from '../../src/core/config.ts';
 import { sampleEvent } from '../../src/core/samples.ts';
-import { SCHEMA_VERSION, type Store, type StoreErrorCode } from '../../src/core/store.ts';
 import { pgDatabase } from '../../src/db/pg.ts';
 import { nodeDeps } from '../../src/node/deps.ts';
+import { SCHEMA_VERSION, type Store, type StoreErrorCode } from '../../src/store/port.ts';
 import { serviceClient, supabaseRpc, supabaseStore } from '../../src/store/supabase.ts';
 import { membershipRow, orgRow, userRow } from '../fixtures/rows.ts';
 import { onServer, openTestDatabase, type TestDatabase } from '../support/db.ts';
@@ -48,26 +48,50 @@ beforeEach(async () => {
 
 const rows = async (sql: string) => (await t.db.query(sql)).rows;
 const rpcVia = (s: Store) =>
-  s.applyEvent({ eventId: 'msg_x', type: 'user.created', data: userRow('user_x', 1) });
+  s.applyEvent({
+    eventId: 'msg_x',
+    type: 'user.created',
+    kind: 'user',
+    op: 'upsert',
+    data: userRow('user_x', 1),
+  });
 
 describe('the supabase-js store, through a PostgREST-compatible endpoint on the real database', () => {
   it('applies an event in one RPC call, and answers duplicates and stale versions', async () => {
     const before = rest.calls.length;
     expect(
-      await store.applyEvent({ eventId: 'msg_1', type: 'user.created', data: userRow('user_a', 2) }),
+      await store.applyEvent({
+        eventId: 'msg_1',
+        type: 'user.created',
+        kind: 'user',
+        op: 'upsert',
+        data: userRow('user_a', 2),
+      }),
     ).toEqual({
       ok: true,
       value: 'applied',
     });
     expect(rest.calls.slice(before)).toEqual(['clerk_sync_apply_event']);
     expect(
-      await store.applyEvent({ eventId: 'msg_1', type: 'user.created', data: userRow('user_a', 2) }),
+      await store.applyEvent({
+        eventId: 'msg_1',
+        type: 'user.created',
+        kind: 'user',
+        op: 'upsert',
+        data: userRow('user_a', 2),
+      }),
     ).toEqual({
       ok: true,
       value: 'duplicate',
     });
     expect(
-      await store.applyEvent({ eventId: 'msg_2', type: 'user.updated', data: userRow('user_a', 1) }),
+      await store.applyEvent({
+        eventId: 'msg_2',
+        type: 'user.updated',
+        kind: 'user',
+        op: 'upsert',
+        data: userRow('user_a', 1),
+      }),
     ).toEqual({
       ok: true,
       value: 'stale',
@@ -112,10 +136,10 @@ describe('the supabase-js store, through a PostgREST-compatible endpoint on the 
       value: { deleted: 1, tombstoned: 1 },
     });
     expect(rest.calls.slice(before)).toEqual([
-      'clerk_sync_upsert_users',
-      'clerk_sync_upsert_organizations',
-      'clerk_sync_upsert_memberships',
-      'clerk_sync_delete_users',
+      'clerk_sync_upsert',
+      'clerk_sync_upsert',
+      'clerk_sync_upsert',
+      'clerk_sync_delete',
     ]);
   });
 

@@ -6,10 +6,10 @@
  */
 import { createApp } from '../../src/app/app.ts';
 import { silentLogger } from '../../src/core/logger.ts';
-import { createStore } from '../../src/core/store.ts';
 import { pgDatabase } from '../../src/db/pg.ts';
-import { sqlRpc } from '../../src/db/sql-rpc.ts';
 import { exitOnSignals, serveNode } from '../../src/node/http.ts';
+import { createStore } from '../../src/store/port.ts';
+import { sqlRpc } from '../../src/store/sql.ts';
 import { SECRET } from './webhooks.ts';
 
 const db = pgDatabase(process.env.DATABASE_URL ?? 'postgres://nobody@127.0.0.1:9/none', {

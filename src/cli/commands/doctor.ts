@@ -2,12 +2,12 @@
  * @module `clerk-sync doctor`: checks the keys, Clerk, the database, the schema and the ledger, and
  * says for each what it found and what to do about it. One failed check never stops the others.
  */
-import { Webhook } from 'svix';
+import { Webhook } from 'standardwebhooks';
 import { createClerkApi } from '../../clerk/api.ts';
 import { ClerkApiError } from '../../clerk/errors.ts';
 import { type Config, ConfigError, type DatabaseConfig, type Env, parseConfig } from '../../core/config.ts';
-import { SCHEMA_VERSION, type Store, StoreError } from '../../core/store.ts';
-import { openStore } from '../../node/store.ts';
+import { openStore } from '../../store/open.ts';
+import { SCHEMA_VERSION, type Store, StoreError } from '../../store/port.ts';
 import type { Command, Io } from '../command.ts';
 
 export type Verdict = 'ok' | 'warn' | 'fail' | 'skip';

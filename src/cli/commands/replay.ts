@@ -4,9 +4,9 @@
  */
 import { parseConfig } from '../../core/config.ts';
 import { interpret } from '../../core/dispatch.ts';
-import type { FailedEvent, FailureReason, Store } from '../../core/store.ts';
-import { openStore } from '../../node/store.ts';
 import { fromHex } from '../../store/failure.ts';
+import { openStore } from '../../store/open.ts';
+import type { FailedEvent, FailureReason, Store } from '../../store/port.ts';
 import { CliError, type Command, type Io, must } from '../command.ts';
 
 /** What became of one failed event. */
@@ -78,6 +78,8 @@ async function replayOne(store: Store, event: FailedEvent): Promise<ReplayedEven
     const applied = await store.applyEvent({
       eventId: id,
       type: result.type,
+      kind: result.objectKind,
+      op: result.op,
       data: result.data,
       occurredAt: result.occurredAt,
     });

@@ -2,9 +2,9 @@
  * @module The store transport over a direct connection (node-postgres pool or PGlite): one
  * `select` of the SQL function per call; failures sorted by the one policy (src/store/failure.ts).
  */
-import type { Result, Rpc } from '../core/store.ts';
-import { classify } from '../store/failure.ts';
-import type { Queryable } from './database.ts';
+import type { Queryable } from '../db/database.ts';
+import { classify } from './failure.ts';
+import { type Result, type Rpc, StoreError } from './port.ts';
 
 const IDENT = /^[a-z_][a-z0-9_]*$/;
 
@@ -36,11 +36,17 @@ export function sqlRpc(db: Queryable): Rpc {
       throw new Error(`sqlRpc: bad identifier in ${fn}`);
     const call = `public.${fn}(${names.map((n, i) => `${n} => $${i + 1}`).join(', ')})`;
     const sql = returns === 'scalar' ? `select ${call} as value` : `select * from ${call}`;
+    let params: unknown[];
     try {
-      const { rows } = await db.query<Record<string, unknown>>(
-        sql,
-        names.map((n) => encode(n, args[n])),
-      );
+      params = names.map((n) => encode(n, args[n]));
+    } catch (error) {
+      // JSON.stringify's recursion ends before deep nesting does: the content, not the database.
+      if (!(error instanceof RangeError)) throw error;
+      const message = `${fn}: an argument is nested too deeply to encode`;
+      return { ok: false, error: new StoreError('rejected', message, { cause: error, reason: 'too_deep' }) };
+    }
+    try {
+      const { rows } = await db.query<Record<string, unknown>>(sql, params);
       return { ok: true, value: returns === 'scalar' ? rows[0]?.value : rows };
     } catch (error) {
       return { ok: false, error: classify(error) } satisfies Result<never>;
