@@ -61,6 +61,17 @@ function rawObjectId({ data }: Record<string, unknown>): string | null {
   return typeof id === 'string' && id !== '' ? cleanText(id) : null;
 }
 
+/** How deep a payload may nest: far beyond Clerk's objects (~6), well within Postgres's stack. */
+export const MAX_JSON_DEPTH = 256;
+
+function deeperThan(value: unknown, max: number): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (max === 0) return true;
+  for (const v of Array.isArray(value) ? value : Object.values(value))
+    if (deeperThan(v, max - 1)) return true;
+  return false;
+}
+
 const invalid = (error: z.ZodError, payload: Record<string, unknown>) => ({
   error: describe(error),
   objectId: rawObjectId(payload),
@@ -106,6 +117,15 @@ function interpretOrThrow(payload: unknown): Interpreted {
   }
   const parsed = route.schema.safeParse(payload);
   if (!parsed.success) return { kind: 'invalid', type, ...invalid(parsed.error, payload) };
+  // Postgres parses jsonb recursively: past this depth it runs out of stack (54001) on every try.
+  if (deeperThan(payload, MAX_JSON_DEPTH))
+    return {
+      kind: 'invalid',
+      type,
+      error: `payload nested deeper than ${MAX_JSON_DEPTH} levels`,
+      objectId: rawObjectId(payload),
+      reason: 'too_deep',
+    };
   const data = changeOf(route.kind, route.op, parsed.data.data);
   const applied = { objectKind: route.kind, op: route.op, objectId: data.id, data } as Change;
   const { timestamp } = parsed.data;

@@ -167,11 +167,14 @@ export const deletedDomainSchema = deletedSchema('organization_domain');
  * versions with the same `updated_at`, so it never fails an event: missing, not a number or out of
  * range, it is null.
  */
-const eventTimestamp = z.unknown().transform((t): number | null => {
-  if (typeof t !== 'number' || !Number.isFinite(t) || t < 0) return null;
-  const ms = Math.round(t < 1e12 ? t * 1000 : t);
-  return ms <= MAX_EPOCH_MS ? ms : null;
-});
+const eventTimestamp = z
+  .unknown()
+  .optional()
+  .transform((t): number | null => {
+    if (typeof t !== 'number' || !Number.isFinite(t) || t < 0) return null;
+    const ms = Math.round(t < 1e12 ? t * 1000 : t);
+    return ms <= MAX_EPOCH_MS ? ms : null;
+  });
 
 /** Any Clerk event, mirrored or not. `data` is checked per type. */
 export const envelopeSchema = loose({

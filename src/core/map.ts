@@ -2,7 +2,7 @@
  * @module Clerk JSON (already validated by `events.ts`) → the rows the SQL sync functions take.
  *
  * Content Postgres cannot hold is made holdable here, the same way for webhooks, replay and
- * backfill, so that it never fails an event nor blocks the next ones (docs/decisions/0006):
+ * backfill, so that it never fails an event nor blocks the next ones (docs/decisions/0007):
  * - strings (values and keys, at any depth): NUL (U+0000) removed, lone surrogates → U+FFFD;
  * - timestamps outside 0001-01-01 … 9999-12-31: a nullable one is null, `created_at` /
  *   `updated_at` are clamped to the nearest bound;

@@ -7,6 +7,7 @@
  * a refused login or key, any driver or network error, a gateway's HTML page), is retryable: a
  * new failure mode then costs a retry, never an event.
  */
+import { MAX_JSON_DEPTH } from '../core/dispatch.ts';
 import { cleanText } from '../core/map.ts';
 import { type FailureReason, StoreError, type StoreErrorCode } from './port.ts';
 
@@ -116,7 +117,6 @@ export function classifyPostgrest(fn: string, failure: PostgrestFailure): StoreE
   );
 }
 
-const MAX_JSONB_DEPTH = 256;
 /** Whether Postgres text holds `s` as it is (no NUL, no lone surrogate). */
 const textFits = (s: string) => cleanText(s) === s;
 
@@ -126,7 +126,7 @@ function fitsJsonb(value: unknown, depth = 0): boolean {
   if (typeof value === 'string') return textFits(value);
   if (typeof value === 'number') return Number.isFinite(value);
   if (typeof value !== 'object' || value === null) return true;
-  if (depth >= MAX_JSONB_DEPTH) return false;
+  if (depth >= MAX_JSON_DEPTH) return false;
   if (Array.isArray(value)) return value.every((v) => fitsJsonb(v, depth + 1));
   for (const [k, v] of Object.entries(value)) if (!textFits(k) || !fitsJsonb(v, depth + 1)) return false;
   return true;
@@ -155,11 +155,7 @@ export function fromHex(hex: string): string {
  * otherwise the delivered text whole (as hex, for the bytes jsonb and text cannot hold). Never nothing.
  * @example ledgerPayload({ data: { name: 'a\u0000' } }, body); // { payloadHex: '7b…' }
  */
-export function ledgerPayload(
-  payload: unknown,
-  raw: string | undefined,
-): { payload: unknown } | { payloadHex: string } {
-  if (raw === undefined) return { payload };
+export function ledgerPayload(payload: unknown, raw: string): { payload: unknown } | { payloadHex: string } {
   return fitsJsonb(payload) ? { payload } : { payloadHex: toHex(raw) };
 }
 

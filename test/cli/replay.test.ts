@@ -241,11 +241,23 @@ describe('clerk-sync replay', () => {
         expect.stringMatching(/^still failed: msg_broken \(user\.created\): data\.created_at: /),
         'Replayed 5: applied 1, stale 1, duplicate 0, still failed 1, erased 1, ignored 1 (types not mirrored)',
       ]);
-      expect(first.err).toMatch(/^clerk-sync replay: 1 event\(s\) still fail; they stay in the ledger/);
+      expect(first.err).toMatch(
+        /^clerk-sync replay: 3 event\(s\) not applied and still failed in the ledger .* --discard <svix-id>$/,
+      );
 
+      // Erased and ignored events are not applied: no success until they are discarded on purpose.
       const json = await cli(['replay', '--json', '--id', 'msg_erased', '--id', 'msg_session'], env);
-      expect(json.code).toBe(0);
+      expect(json.code).toBe(1);
       expect(JSON.parse(json.out)).toMatchObject({ replayed: 2, erased: 1, ignored: 1, still_failed: 0 });
+      expect(await cli(['replay', '--discard', 'msg_erased', 'msg_session', 'msg_nope'], env)).toEqual({
+        code: 1,
+        out: 'Discarded 2: msg_erased, msg_session\nNot failed in the ledger (or unknown): msg_nope',
+        err: '',
+      });
+      expect((await ledger('msg_session'))?.status).toBe('discarded');
+      expect(await cli(['replay', '--id', 'msg_erased', '--id', 'msg_session'], env)).toMatchObject({
+        code: 0,
+      });
 
       await t.db.query("delete from clerk_sync.events where status = 'failed'");
       expect(await cli(['replay'], env)).toEqual({ code: 0, out: 'No failed events to replay.', err: '' });

@@ -5,6 +5,9 @@
  * accepted, revoked, and dropped with their organization) delivered the way Svix
  * can (every event 1–3 times, in any order, 16 at a time), with a backfill snapshot taken at a
  * random moment racing the webhooks. Afterwards the mirror must equal Clerk's final state exactly.
+ * Hostile content is part of the histories: NUL and lone surrogates in names and metadata keys,
+ * far-future timestamps, private_metadata nested in the user's organization_memberships, membership
+ * deletes carrying only the id, and two versions of a user with the same updated_at.
  *
  * `npm test` runs a fixed number of seeds; `npm run test:soak` runs many more (SOAK_RUNS).
  */
@@ -24,7 +27,7 @@ const MAX_OPS = Number(process.env.SOAK_MAX_OPS ?? 40);
 
 /** What happens in Clerk; `create…`/`update…` and `join`/`changeRole` write whichever applies. */
 type Op =
-  | ['createUser' | 'updateUser' | 'deleteUser', number]
+  | ['createUser' | 'updateUser' | 'deleteUser' | 'hostileUser' | 'tieUser', number]
   | ['createOrg' | 'updateOrg' | 'deleteOrg', number]
   | ['join' | 'changeRole' | 'leave', number, number]
   | ['createPermission' | 'deletePermission', number]
@@ -32,7 +35,10 @@ type Op =
   | ['invite' | 'accept' | 'revokeInvitation', number];
 
 const op: fc.Arbitrary<Op> = fc.oneof(
-  fc.tuple(fc.constantFrom('createUser', 'updateUser', 'deleteUser' as const), fc.nat(3)),
+  fc.tuple(
+    fc.constantFrom('createUser', 'updateUser', 'deleteUser', 'hostileUser', 'tieUser' as const),
+    fc.nat(3),
+  ),
   fc.tuple(fc.constantFrom('createOrg', 'updateOrg', 'deleteOrg' as const), fc.nat(2)),
   fc.tuple(fc.constantFrom('join', 'changeRole', 'leave' as const), fc.nat(2), fc.nat(3)),
   fc.tuple(fc.constantFrom('createPermission', 'deletePermission' as const), fc.nat(2)),
@@ -50,7 +56,12 @@ interface Clerk {
   permissions: Map<string, Obj>;
   invitations: Map<string, Obj>;
 }
-type Event = { type: string; data: Obj | { object: string; id: string; deleted: true } };
+/** `at`: when it happened in Clerk (the envelope's timestamp). */
+type Event = { type: string; at: number; data: Obj | { object: string; id: string; deleted?: true } };
+
+/** What the mapping makes of the hostile first names below (NUL removed, lone surrogate → U+FFFD). */
+const HOSTILE_NAME = (now: number) => `F\u0000${now}\uD800`;
+const CLEAN_NAME = (name: unknown) => String(name).replaceAll('\u0000', '').replaceAll('\uD800', '\uFFFD');
 
 const T0 = Date.UTC(2026, 0, 1);
 const clone = (c: Clerk): Clerk => ({
@@ -81,6 +92,7 @@ function play(ops: Op[]): { events: Event[]; states: Clerk[] } {
   // Clerk never reuses an id: a deleted object stays gone.
   const gone = new Set<string>();
   const events: Event[] = [];
+  const push = (type: string, data: Event['data']) => events.push({ type, at: now, data });
   const states: Clerk[] = [clone(clerk)];
   let now = T0;
   let membershipSeq = 0;
@@ -98,14 +110,32 @@ function play(ops: Op[]): { events: Event[]; states: Clerk[] } {
     const org = `org_c${a}`;
     switch (name) {
       case 'createUser':
-      case 'updateUser': {
+      case 'updateUser':
+      case 'hostileUser': {
         const exists = clerk.users.has(user);
         if (gone.has(user)) break;
         const data = sampleEvent('user.created', { id: user, now }).data as Obj;
         data.first_name = `First ${now}`;
         data.created_at = (clerk.users.get(user)?.created_at as number | undefined) ?? now;
+        if (name === 'hostileUser') {
+          data.first_name = HOSTILE_NAME(now);
+          data.unsafe_metadata = { 'k\u0000': ['v\uDC00'] };
+          data.last_sign_in_at = 9e15;
+          data.organization_memberships = [
+            { id: 'orgmem_x', organization: { id: 'org_x', private_metadata: { secret: 'nested' } } },
+          ];
+        }
         clerk.users.set(user, data);
-        events.push({ type: `user.${exists ? 'updated' : 'created'}`, data });
+        push(`user.${exists ? 'updated' : 'created'}`, data);
+        break;
+      }
+      case 'tieUser': {
+        // Another version with the same updated_at: the later event (by envelope timestamp) wins.
+        const current = clerk.users.get(user);
+        if (!current) break;
+        const data = { ...current, first_name: `Tie ${now}` };
+        clerk.users.set(user, data);
+        push('user.updated', data);
         break;
       }
       case 'deleteUser':
@@ -118,7 +148,7 @@ function play(ops: Op[]): { events: Event[]; states: Clerk[] } {
             clerk.invitations.delete(id);
             gone.add(id);
           }
-        events.push({ type: 'user.deleted', data: { object: 'user', id: user, deleted: true } });
+        push('user.deleted', { object: 'user', id: user, deleted: true });
         break;
       case 'createOrg':
       case 'updateOrg': {
@@ -128,7 +158,7 @@ function play(ops: Op[]): { events: Event[]; states: Clerk[] } {
         data.name = `Org ${now}`;
         data.created_at = (clerk.orgs.get(org)?.created_at as number | undefined) ?? now;
         clerk.orgs.set(org, data);
-        events.push({ type: `organization.${exists ? 'updated' : 'created'}`, data });
+        push(`organization.${exists ? 'updated' : 'created'}`, data);
         break;
       }
       case 'deleteOrg':
@@ -137,10 +167,7 @@ function play(ops: Op[]): { events: Event[]; states: Clerk[] } {
         dropMemberships((m) => (m.organization as Obj).id === org);
         // Its invitations go with it (Clerk sends no event for them).
         for (const [id, i] of clerk.invitations) if (i.organization_id === org) clerk.invitations.delete(id);
-        events.push({
-          type: 'organization.deleted',
-          data: { object: 'organization', id: org, deleted: true },
-        });
+        push('organization.deleted', { object: 'organization', id: org, deleted: true });
         break;
       case 'createPermission': {
         const id = `perm_c${a}`;
@@ -153,7 +180,7 @@ function play(ops: Op[]): { events: Event[]; states: Clerk[] } {
           created_at: (clerk.permissions.get(id)?.created_at as number | undefined) ?? now,
         } as Obj;
         clerk.permissions.set(id, data);
-        events.push({ type: `permission.${exists ? 'updated' : 'created'}`, data });
+        push(`permission.${exists ? 'updated' : 'created'}`, data);
         break;
       }
       case 'deletePermission': {
@@ -163,7 +190,7 @@ function play(ops: Op[]): { events: Event[]; states: Clerk[] } {
         // Roles stop granting it, without an event of their own.
         for (const [rid, r] of clerk.roles)
           clerk.roles.set(rid, { ...r, permissions: (r.permissions as Grant[]).filter((g) => g.id !== id) });
-        events.push({ type: 'permission.deleted', data: { object: 'permission', id, deleted: true } });
+        push('permission.deleted', { object: 'permission', id, deleted: true });
         break;
       }
       case 'grant':
@@ -183,7 +210,7 @@ function play(ops: Op[]): { events: Event[]; states: Clerk[] } {
           created_at: (current?.created_at as number | undefined) ?? now,
         } as Obj;
         clerk.roles.set(id, data);
-        events.push({ type: `role.${current ? 'updated' : 'created'}`, data });
+        push(`role.${current ? 'updated' : 'created'}`, data);
         break;
       }
       case 'invite':
@@ -213,7 +240,7 @@ function play(ops: Op[]): { events: Event[]; states: Clerk[] } {
           created_at: (current?.created_at as number | undefined) ?? now,
         } as Obj;
         clerk.invitations.set(id, data);
-        events.push({ type: `organizationInvitation.${name === 'invite' ? 'created' : status}`, data });
+        push(`organizationInvitation.${name === 'invite' ? 'created' : status}`, data);
         break;
       }
       default: {
@@ -223,7 +250,13 @@ function play(ops: Op[]): { events: Event[]; states: Clerk[] } {
         if (name === 'leave' && !current) break;
         if (name === 'leave' && current) {
           clerk.memberships.delete(current.id);
-          events.push({ type: 'organizationMembership.deleted', data: { ...current, updated_at: now } });
+          // Half the deletes carry only the id, which Clerk's spec allows.
+          push(
+            'organizationMembership.deleted',
+            b % 2 === 0
+              ? { ...current, updated_at: now }
+              : { object: 'organization_membership', id: current.id },
+          );
           break;
         }
         const data = sampleEvent('organizationMembership.created', {
@@ -235,7 +268,7 @@ function play(ops: Op[]): { events: Event[]; states: Clerk[] } {
         data.role = someRole();
         data.created_at = (current?.created_at as number | undefined) ?? now;
         clerk.memberships.set(data.id, data);
-        events.push({ type: `organizationMembership.${current ? 'updated' : 'created'}`, data });
+        push(`organizationMembership.${current ? 'updated' : 'created'}`, data);
       }
     }
     states.push(clone(clerk));
@@ -311,6 +344,9 @@ async function mirror() {
       'select id, organization_id, status, user_id from clerk_sync.organization_invitations order by id',
     ),
     permissionChecks: await checks(),
+    privateInAttrs: await q(
+      `select id from public.users_private where attrs::text like '%private_metadata%' or attrs::text like '%nested%'`,
+    ),
   };
 }
 
@@ -344,7 +380,7 @@ function expected(clerk: Clerk) {
   const email = (u: Obj) => (u.email_addresses as { id: string; email_address: string }[])[0]?.email_address;
   const users = [...clerk.users.values()].map((u) => ({
     id: u.id,
-    first_name: u.first_name,
+    first_name: CLEAN_NAME(u.first_name),
     updated_at: String(u.updated_at),
     email: email(u),
   }));
@@ -402,6 +438,7 @@ function expected(clerk: Clerk) {
     permissions: permissions.sort(byId),
     invitations: invitations.sort(byId),
     permissionChecks,
+    privateInAttrs: [],
   };
 }
 
@@ -427,7 +464,7 @@ describe('convergence under duplicates, reordering, concurrency and a racing bac
           const orderIt = order[Symbol.iterator]();
           const deliveries = events
             .flatMap((e) => {
-              const d = signed({ object: 'event', type: e.type, timestamp: Date.now(), data: e.data });
+              const d = signed({ object: 'event', type: e.type, timestamp: e.at, data: e.data });
               return Array.from({ length: copyIt.next().value as number }, () => d);
             })
             .map((d) => ({ d, key: orderIt.next().value as number }))

@@ -35,7 +35,8 @@ export interface TestDatabase {
   close(): Promise<void>;
 }
 
-async function adminQuery(sql: string): Promise<void> {
+/** Runs `sql` on the server's maintenance database (`TEST_DATABASE_URL`), outside any test database. */
+export async function adminQuery(sql: string): Promise<void> {
   const client = new pg.Client({ connectionString: serverUrl });
   await client.connect();
   try {
