@@ -6,41 +6,34 @@
  */
 import { ClerkApiError, errorForStatus, type RetryReason, retriesExhausted } from './errors.ts';
 import { abortable, createGate, type Rate, type Sleep, timerSleep } from './limiter.ts';
+import {
+  type ListEndpoint,
+  type Page,
+  type PagingEvent,
+  type Query,
+  unexpectedAnswer,
+  type WalkOptions,
+  walkList,
+} from './paging.ts';
+
+export type { Fallback, ListEndpoint, Page, PagingMode, Query } from './paging.ts';
+export { PAGE_SIZE } from './paging.ts';
 
 export type Kind = 'users' | 'organizations' | 'memberships';
 
-/** Clerk's maximum `limit`. */
-export const PAGE_SIZE = 500;
 /** 90 % of the development-instance limit (100 requests / 10 s); production allows 1000 / 10 s. */
 export const DEFAULT_RATE: Rate = { requests: 90, windowMs: 10_000 };
 
-const LISTS = {
+/** The list endpoint of each kind the backfill copies. */
+export const LIST_ENDPOINTS = {
   // A bare array; the total comes from /users/count.
-  users: { path: '/users', enveloped: false },
-  organizations: { path: '/organizations', enveloped: true },
+  users: { path: '/users', enveloped: false, cursor: true, countPath: '/users/count' },
+  organizations: { path: '/organizations', enveloped: true, cursor: false },
   // Instance-wide (InstanceGetOrganizationMemberships): one walk instead of one per organization.
-  memberships: { path: '/organization_memberships', enveloped: true },
-} as const satisfies Record<Kind, { path: string; enveloped: boolean }>;
+  memberships: { path: '/organization_memberships', enveloped: true, cursor: false },
+} as const satisfies Record<Kind, ListEndpoint>;
 
-/** One page of a list, in the order Clerk returned it. */
-export interface Page {
-  /** Position of `items[0]` in the whole list. */
-  offset: number;
-  /** Raw Clerk objects, not validated. */
-  items: unknown[];
-  /** Clerk's `total_count`, or null for users (see `count('users')`). */
-  total: number | null;
-  /** `id` of the last item: with `offset + items.length`, a checkpoint to resume from. */
-  lastId: string | null;
-}
-
-export interface PagesOptions {
-  /** Resume at this position (also numbers the pages). */
-  startOffset?: number;
-  /** Users only: resume after this user id instead of walking `startOffset` rows again. */
-  startAfter?: string;
-  signal?: AbortSignal;
-}
+export type PagesOptions = WalkOptions;
 
 export type ApiEvent =
   /** An answer arrived (any status). `attempt` counts from 1. */
@@ -55,7 +48,8 @@ export type ApiEvent =
       delayMs: number;
     }
   /** A 429: every request of the client waits `delayMs`. */
-  | { type: 'pause'; path: string; delayMs: number };
+  | { type: 'pause'; path: string; delayMs: number }
+  | PagingEvent;
 
 export interface ClerkApiOptions {
   /** `sk_test_…` / `sk_live_…`. */
@@ -77,13 +71,15 @@ export interface ClerkApiOptions {
   onEvent?: (event: ApiEvent) => void;
 }
 
-export type Query = Record<string, string | number>;
-
 export interface ClerkApi {
-  /** Total number of objects of `kind`. */
-  count(kind: Kind, signal?: AbortSignal): Promise<number>;
-  /** Pages of `kind`, oldest first, the next one fetched while the caller works on the current one. */
-  pages(kind: Kind, options?: PagesOptions): AsyncGenerator<Page, void, undefined>;
+  /** Total number of objects of a kind (or on a list endpoint). */
+  count(list: Kind | ListEndpoint, signal?: AbortSignal): Promise<number>;
+  /**
+   * Pages of a kind (or of any list endpoint), oldest first, the next one fetched while the caller
+   * works on the current one; by cursor where honoured, by overlapping offsets otherwise (see
+   * {@link walkList}).
+   */
+  pages(list: Kind | ListEndpoint, options?: PagesOptions): AsyncGenerator<Page, void, undefined>;
   /** A GET through the limiter and retries; the parsed JSON body. */
   get(path: string, query?: Query, signal?: AbortSignal): Promise<unknown>;
 }
@@ -237,73 +233,27 @@ export function createClerkApi(options: ClerkApiOptions): ClerkApi {
     }
   }
 
-  async function count(kind: Kind, signal?: AbortSignal): Promise<number> {
-    const path = kind === 'users' ? '/users/count' : LISTS[kind].path;
-    const body = await get(path, kind === 'users' ? {} : { limit: 1 }, signal);
+  const endpoint = (list: Kind | ListEndpoint): ListEndpoint =>
+    typeof list === 'string' ? LIST_ENDPOINTS[list] : list;
+
+  async function count(list: Kind | ListEndpoint, signal?: AbortSignal): Promise<number> {
+    const { path, countPath, query } = endpoint(list);
+    const body = await get(countPath ?? path, countPath ? {} : { ...query, limit: 1 }, signal);
     const total = (body as { total_count?: unknown } | null)?.total_count;
-    if (typeof total !== 'number') throw unexpected(path, 'total_count');
+    if (typeof total !== 'number') throw unexpectedAnswer(countPath ?? path, 'total_count', apiUrl);
     return total;
   }
 
-  function unexpected(path: string, missing: string): ClerkApiError {
-    return new ClerkApiError(
-      'unexpected_response',
-      `Clerk's answer to GET ${path} has no ${missing}: check CLERK_API_URL (${apiUrl}).`,
-      { path },
-    );
-  }
-
-  async function fetchPage(
-    kind: Kind,
-    offset: number,
-    after: string | null,
-    signal: AbortSignal,
-  ): Promise<Page> {
-    const { path, enveloped } = LISTS[kind];
-    // Offsets walk and discard every row before them; Clerk recommends the cursor for users.
-    const position: Query = after === null ? { offset } : { starting_after: after };
-    const body = await get(path, { limit: PAGE_SIZE, order_by: '+created_at', ...position }, signal);
-    const envelope = body as { data?: unknown; total_count?: unknown } | null;
-    const items = enveloped ? envelope?.data : body;
-    if (!Array.isArray(items)) throw unexpected(path, enveloped ? 'data array' : 'array of users');
-    const last: unknown = items.at(-1);
-    const lastId =
-      typeof (last as { id?: unknown } | null)?.id === 'string' ? (last as { id: string }).id : null;
-    // A server that ignores the cursor would hand back the same page forever.
-    if (after !== null && items.some((item) => (item as { id?: unknown } | null)?.id === after)) {
-      throw unexpected(path, 'support for starting_after (the page repeats the cursor)');
-    }
-    const total = enveloped && typeof envelope?.total_count === 'number' ? envelope.total_count : null;
-    return { offset, items, total, lastId };
-  }
-
-  async function* pages(kind: Kind, options: PagesOptions = {}): AsyncGenerator<Page, void, undefined> {
-    const { startOffset = 0, startAfter, signal } = options;
-    if (startAfter !== undefined && kind !== 'users')
-      throw new TypeError(`pages: startAfter is for users, not ${kind}`);
-    // Our own signal, so a consumer that stops early also cancels the prefetched request.
-    const controller = new AbortController();
-    const onAbort = () => controller.abort(signal?.reason);
-    if (signal?.aborted) onAbort();
-    signal?.addEventListener('abort', onAbort, { once: true });
-    const load = (offset: number, after: string | null) => {
-      const page = fetchPage(kind, offset, after, controller.signal);
-      page.catch(() => {}); // surfaced when awaited; this only prevents an unhandled rejection meanwhile
-      return page;
+  function pages(
+    list: Kind | ListEndpoint,
+    options: PagesOptions = {},
+  ): AsyncGenerator<Page, void, undefined> {
+    const client = {
+      get: (path: string, query: Query, signal: AbortSignal) => get(path, query, signal),
+      apiUrl,
+      onEvent,
     };
-    try {
-      let next = load(startOffset, startAfter ?? null);
-      for (;;) {
-        const page = await next;
-        const full = page.items.length >= PAGE_SIZE;
-        if (full) next = load(page.offset + page.items.length, kind === 'users' ? page.lastId : null);
-        yield page;
-        if (!full) return;
-      }
-    } finally {
-      signal?.removeEventListener('abort', onAbort);
-      controller.abort();
-    }
+    return walkList(client, endpoint(list), options);
   }
 
   return { count, pages, get };

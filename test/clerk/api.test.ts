@@ -108,7 +108,9 @@ describe('paging', () => {
   });
 
   it.each([
-    ['a cursor', { startOffset: 1000, startAfter: 'user_0999' }, { starting_after: 'user_0999' }],
+    // A cursor is trusted only after a page it can be checked against: the first is by offset,
+    // from a little before the checkpoint, and drops what the checkpoint's last id covers.
+    ['a checkpoint with its last id', { startOffset: 1000, startAfter: 'user_0999' }, { offset: '950' }],
     ['an offset only', { startOffset: 1000 }, { offset: '1000' }],
   ])('resumes users from %s', async (_label, options, position) => {
     server.use(...fakeClerk({ users: users(1234) }));
@@ -120,7 +122,7 @@ describe('paging', () => {
   it.each([
     ['organizations', organizations(600)],
     ['memberships', memberships(600)],
-  ] as const)('walks %s by offset, with total_count', async (kind, items) => {
+  ] as const)('walks %s by overlapping offsets, with total_count', async (kind, items) => {
     server.use(...fakeClerk({ [kind]: items }));
     const pages = await collect(client().pages(kind));
     expect(pages.map((p) => [p.offset, p.items.length, p.total])).toEqual([
@@ -128,11 +130,11 @@ describe('paging', () => {
       [500, 100, 600],
     ]);
     expect(pages.flatMap((p) => p.items)).toEqual(items);
-    expect(requests.map((q) => q.offset)).toEqual(['0', '500']);
+    expect(requests.map((q) => q.offset)).toEqual(['0', '450']);
     expect(requests.every((q) => q.order_by === '+created_at' && q.limit === '500')).toBe(true);
   });
 
-  it('refuses a server that ignores the users cursor instead of looping', async () => {
+  it('refuses a server that ignores both the cursor and the offset instead of looping', async () => {
     server.use(http.get(`${API}/users`, () => HttpResponse.json(users(500))));
     await expect(collect(client().pages('users'))).rejects.toMatchObject({ code: 'unexpected_response' });
   });
@@ -161,7 +163,7 @@ describe('paging', () => {
     });
     server.use(
       http.get(`${API}/organizations`, ({ request }) => {
-        if (new URL(request.url).searchParams.get('offset') === '500') secondRequested();
+        if (new URL(request.url).searchParams.get('offset') === '450') secondRequested();
         return undefined; // falls through to fakeClerk
       }),
     );
@@ -176,8 +178,8 @@ describe('paging', () => {
         seenWhileOnFirst.push(requests.map((q) => q.offset ?? ''));
       }
     }
-    expect(seenWhileOnFirst).toEqual([['0', '500']]);
-    expect(requests.map((q) => q.offset)).toEqual(['0', '500', '1000']);
+    expect(seenWhileOnFirst).toEqual([['0', '450']]);
+    expect(requests.map((q) => q.offset)).toEqual(['0', '450', '900']);
   });
 
   it('sends nothing more when the caller stops early', async () => {
