@@ -41,6 +41,8 @@ beforeEach(async () => {
   clerk.data = generateClerkData({ users: 1_234, organizations: 24, membersPerOrg: 25 });
   clerk.stats.requests = 0;
   clerk.latencyMs = 0;
+  clerk.cursor = 'honour';
+  clerk.beforeAnswer = null;
 });
 
 const api = () =>
@@ -176,6 +178,61 @@ describe('backfill into the mirror', () => {
       "select id from clerk_sync.tombstones where kind = 'user' order by id",
     );
     expect(tombstoned.rows.map((r) => (r as { id: string }).id)).toEqual(sorted(removed));
+  });
+
+  it('--prune --dry-run predicts the real run: every count, and the guard decision', async () => {
+    clerk.data = generateClerkData({ users: 300, organizations: 12, membersPerOrg: 25 });
+    await backfill();
+    // 20 users and 1 organization deleted in Clerk (their memberships with them), no webhook seen.
+    deleteClerkUsers(clerk.data.users.slice(10, 30));
+    const org = clerk.data.organizations.splice(11, 1)[0] as { id: string };
+    clerk.data.memberships = clerk.data.memberships.filter(
+      (m) => (m.organization as { id: string }).id !== org.id,
+    );
+    const orphans = (await ids('organization_memberships')).length - clerk.data.memberships.length;
+    expect(orphans).toBeGreaterThan(30); // over 10 % of the memberships: a naive preview refuses
+
+    const counts = (summaries: Awaited<ReturnType<typeof backfill>>) =>
+      summaries.map(({ resumedAt: _r, ...rest }) => rest);
+    const dry = await backfill({ prune: true, dryRun: true });
+    const real = await backfill({ prune: true });
+    expect(counts(dry)).toEqual(counts(real));
+    expect(real.map((s) => [s.kind, s.deleted, s.pruneRefused.length])).toEqual([
+      ['users', 20, 0],
+      ['organizations', 1, 0],
+      ['memberships', 0, 0],
+    ]);
+    await expectMirrorEqualsClerk();
+  });
+
+  it.each([
+    ['ignores', 'ignore', 'cursor_ignored'],
+    ['refuses', 'refuse', 'cursor_refused'],
+  ] as const)(
+    'converges when Clerk %s the users cursor, and says how it paged',
+    async (_l, cursor, fallback) => {
+      clerk.cursor = cursor;
+      const [users] = await backfill({ kinds: ['users'] });
+      expect(users).toMatchObject({
+        fetched: 1_234,
+        inserted: 1_234,
+        paging: { mode: 'offset', fallback, at: 500 },
+      });
+      await expect(ids('users_public')).resolves.toEqual(sorted(clerk.data.users));
+    },
+  );
+
+  it('converges when Clerk stops honouring the cursor mid-run, deleting users meanwhile', async () => {
+    clerk.beforeAnswer = (url) => {
+      if (!url.search.includes('starting_after=user_00000999')) return;
+      clerk.beforeAnswer = null;
+      clerk.cursor = 'ignore';
+      deleteClerkUsers(clerk.data.users.slice(0, 80)); // shifts every offset by more than the overlap
+    };
+    const [users] = await backfill({ kinds: ['users'] });
+    expect(users?.paging).toEqual({ mode: 'offset', fallback: 'cursor_ignored', at: 1_000 });
+    const mirrored = new Set(await ids('users_public'));
+    expect(clerk.data.users.filter((u) => !mirrored.has(u.id))).toEqual([]);
   });
 
   it('--prune refuses to delete more than 10% without --force, and prints what would go', async () => {
