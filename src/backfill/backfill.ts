@@ -67,6 +67,8 @@ export interface BackfillOptions {
   /** Largest share of a kind's mirror rows a prune may delete without `force`. */
   pruneGuard?: number;
   signal?: AbortSignal;
+  /** A kind's pass begins: its total in Clerk, and where an interrupted pass resumes (null: from the start). */
+  onStart?: (p: { kind: Kind; total: number | null; resumedAt: number | null }) => void;
   onProgress?: (p: { kind: Kind; done: number; total: number | null; summary: KindSummary }) => void;
 }
 
@@ -137,6 +139,7 @@ async function backfillKind(
   if (pass?.resumed) s.resumedAt = pass.next_offset;
 
   const total = await api.count(kind, o.signal);
+  o.onStart?.({ kind, total, resumedAt: s.resumedAt });
   const pages = api.pages(kind, {
     ...(pass ? { startOffset: pass.next_offset } : {}),
     ...(pass?.last_id ? { startAfter: pass.last_id } : {}),

@@ -19,6 +19,10 @@ const defaultIo: Io = {
   progress: (line) => process.stderr.write(`\r\x1b[2K${line}`),
   tty: process.stderr.isTTY === true,
   color: process.stdout.isTTY === true && !process.env.NO_COLOR,
+  onInterrupt: (handler) => {
+    process.once('SIGINT', handler);
+    return () => process.off('SIGINT', handler);
+  },
 };
 
 const commands: Record<string, Command> = {
