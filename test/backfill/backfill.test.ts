@@ -384,6 +384,83 @@ describe.runIf(onServer)('clerk-sync backfill (the command, on the server)', () 
     expect(await ids('users_public')).toEqual(sorted(clerk.data.users));
   }, 30_000);
 
+  /** Runs the command in-process; `onLine` sees each stderr line and may press Ctrl-C. */
+  async function inProcess(argv: string[], onLine: (line: string, interrupt: () => void) => void = () => {}) {
+    const out: string[] = [];
+    const err: string[] = [];
+    let interrupt = () => {};
+    const code = await main(
+      ['backfill', ...argv],
+      { DATABASE_URL: t.url as string, CLERK_SECRET_KEY: SECRET_KEY, CLERK_API_URL: clerk.url },
+      {
+        out: (l) => out.push(l),
+        err: (l) => {
+          err.push(l);
+          onLine(l, interrupt);
+        },
+        tty: false,
+        onInterrupt: (handler) => {
+          interrupt = handler;
+          return () => {
+            interrupt = () => {};
+          };
+        },
+      },
+    );
+    return { code, out, err };
+  }
+
+  it('Ctrl-C stops after the page in hand, says where, and the next run resumes there', async () => {
+    const stopped = await inProcess(['--only', 'users'], (line, interrupt) => {
+      if (line.startsWith('progress: 500/1234 users')) interrupt();
+    });
+    expect(stopped.code).toBe(130);
+    expect(stopped.err.at(-1)).toBe(
+      'clerk-sync backfill: interrupted at users 500/1234; every page up to there is saved. Run the same command again to resume from there (--restart starts over).',
+    );
+    expect(await ids('users_public')).toHaveLength(500);
+
+    const resumed = await inProcess(['--only', 'users']);
+    expect(resumed.code).toBe(0);
+    expect(resumed.err[0]).toBe('users: resumed an interrupted run at 500 (use --restart to start over)');
+    expect(resumed.out[0]).toBe('users: resumed an interrupted run at 500 (use --restart to start over)');
+    expect(resumed.out[1]).toMatch(/^ +fetched +inserted/);
+    expect(await ids('users_public')).toEqual(sorted(clerk.data.users));
+  });
+
+  it('says once, after the table, how each list was paged', async () => {
+    clerk.cursor = 'ignore';
+    const r = await inProcess([]);
+    expect(r.code).toBe(0);
+    expect(r.out.filter((l) => l.startsWith('Paged'))).toEqual([
+      'Paged users by cursor, then by offset from 500 (Clerk ignored the starting_after cursor); organizations by offset; memberships by offset.',
+    ]);
+  });
+
+  it("off a terminal: plain progress lines, no made-up first rate, and Clerk's rate-limit waits", async () => {
+    const limited = await startClerkStandin({
+      secretKey: SECRET_KEY,
+      data: clerk.data,
+      rate: { requests: 3, windowMs: 1_000 },
+    });
+    try {
+      const err: string[] = [];
+      const code = await main(
+        ['backfill', '--only', 'users', '--rate', '1000'],
+        { DATABASE_URL: t.url as string, CLERK_SECRET_KEY: SECRET_KEY, CLERK_API_URL: limited.url },
+        { out: () => {}, err: (l) => err.push(l), tty: false },
+      );
+      expect(code).toBe(0);
+      const counts = err.filter((l) => /^progress: \d/.test(l));
+      expect(counts[0]).toBe('progress: 500/1234 users');
+      expect(counts.at(-1)).toMatch(/^progress: 1234\/1234 users/);
+      // Retry-After: 1, plus up to 0.5 s of jitter.
+      expect(err).toContainEqual(expect.stringMatching(/^progress: waiting [12] s for Clerk's rate limit$/));
+    } finally {
+      await limited.close();
+    }
+  });
+
   it.each([
     ['a wrong secret key', { CLERK_SECRET_KEY: 'sk_test_wrong' }, /Clerk rejected the secret key/],
     ['no secret key', { CLERK_SECRET_KEY: '' }, /CLERK_SECRET_KEY is missing/],
