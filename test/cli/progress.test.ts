@@ -58,7 +58,9 @@ describe('progress', () => {
     p.advance(2_000);
     p.progress.update('users', 1_000, 2_000);
     p.progress.wait(6_000, "Clerk's rate limit");
-    expect(p.drawn.at(-1)).toBe("[############------------] 1000/2000 users  waiting 6 s for Clerk's rate limit");
+    expect(p.drawn.at(-1)).toBe(
+      "[############------------] 1000/2000 users  waiting 6 s for Clerk's rate limit",
+    );
     p.advance(1_000);
     vi.advanceTimersByTime(1_000);
     expect(p.drawn.at(-1)).toMatch(/waiting 5 s for Clerk's rate limit$/);
