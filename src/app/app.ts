@@ -4,7 +4,8 @@
 import { Hono } from 'hono';
 import { interpret } from '../core/dispatch.ts';
 import type { Logger } from '../core/logger.ts';
-import { type Outcome, type Result, SCHEMA_VERSION, type Store, StoreError } from '../core/store.ts';
+import { type Outcome, type Result, type Store, StoreError } from '../core/store.ts';
+import { checkHealth } from './health.ts';
 import { createVerifier, HEADER_NAMES, type HmacSha256 } from './verify.ts';
 
 export interface AppDeps {
@@ -98,25 +99,13 @@ export function createApp(deps: AppDeps): Hono {
   const app = new Hono();
 
   app.get('/healthz', async (c) => {
-    const version = await within(deps.store.schemaVersion(), timeoutMs);
-    if (!version.ok) {
+    const { health, error } = await checkHealth(within(deps.store.schemaVersion(), timeoutMs));
+    if (error !== undefined)
       deps.logger.warn(
-        { err: { code: version.error.code, message: version.error.message } },
+        { err: { code: error.code, message: error.message } },
         'healthz: database check failed',
       );
-      return c.json({ status: 'unavailable', reason: version.error.code }, 503);
-    }
-    if (version.value !== SCHEMA_VERSION)
-      return c.json(
-        {
-          status: 'schema_outdated',
-          expected: SCHEMA_VERSION,
-          actual: version.value,
-          fix: 'run clerk-sync migrate',
-        },
-        503,
-      );
-    return c.json({ status: 'ok', schema: version.value });
+    return c.json(health, health.status === 'ok' ? 200 : 503);
   });
 
   app.post('/webhooks/clerk', async (c) => {

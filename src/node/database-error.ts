@@ -2,8 +2,11 @@
  * @module Says, in one line, why the configured database could not be used and what to change:
  * for the CLI, `npm start` and `doctor`. Names where the database is, never its password.
  */
+
+import { checkHealth, schemaMissing } from '../app/health.ts';
 import type { DatabaseConfig } from '../core/config.ts';
-import { StoreError } from '../core/store.ts';
+import type { Logger } from '../core/logger.ts';
+import { type Store, StoreError } from '../core/store.ts';
 
 /** Where the database is, without its password: `127.0.0.1:5432/app`, `Supabase at <ref>.supabase.co`. */
 export function describeDatabase(database: DatabaseConfig): string {
@@ -16,18 +19,6 @@ export function describeDatabase(database: DatabaseConfig): string {
   } catch {
     return database.kind === 'supabase' ? 'Supabase' : 'DATABASE_URL';
   }
-}
-
-/** SQLSTATEs that mean the clerk-sync functions or tables are not there: the schema was never applied. */
-const SCHEMA_MISSING = new Set(['42883', '42P01', '3F000']);
-
-/**
- * Whether a store failure means the database has no clerk-sync schema (never migrated): a missing
- * function or table, or PostgREST not knowing the function (PGRST202).
- * @example schemaMissing(new StoreError('unavailable', '42883: function … does not exist', { sqlstate: '42883' })); // true
- */
-export function schemaMissing(error: StoreError): boolean {
-  return SCHEMA_MISSING.has(error.sqlstate ?? '') || /\bPGRST20[25]\b/.test(error.message);
 }
 
 const variable = (database: DatabaseConfig) =>
@@ -74,4 +65,37 @@ export function explainDatabaseError(error: unknown, database: DatabaseConfig): 
   if (database.kind === 'supabase' && /unreachable/i.test(message))
     return `cannot reach ${where}: check SUPABASE_URL and the network`;
   return null;
+}
+
+/**
+ * Says plainly, at start-up, when the database cannot take deliveries yet (unreachable, never
+ * migrated, another schema version). The receiver serves anyway: /healthz says the same, and
+ * deliveries are answered 503 (Svix retries them) until it is fixed.
+ * @example await checkDatabaseAtStart(store, config.database, logger);
+ */
+export async function checkDatabaseAtStart(
+  store: Store,
+  database: DatabaseConfig,
+  logger: Logger,
+): Promise<void> {
+  const { health, error } = await checkHealth(store.schemaVersion());
+  if (health.status === 'ok') return;
+  const where = describeDatabase(database);
+  const line = { database: where, health: health.status };
+  const until = 'until then every delivery is answered 503 and Svix retries it';
+  if (health.status === 'schema_missing')
+    logger.error(
+      line,
+      `the database at ${where} has no clerk-sync schema: run clerk-sync migrate (or supabase db push); ${until}`,
+    );
+  else if (health.status === 'schema_outdated')
+    logger.error(
+      line,
+      `the database at ${where} has schema ${health.actual}, this version expects ${health.expected}: ${health.fix}; /healthz answers 503 until then`,
+    );
+  else
+    logger.error(
+      line,
+      `${(error && explainDatabaseError(error, database)) ?? `the database at ${where} is not answering (${health.reason})`}; ${until}`,
+    );
 }

@@ -4,6 +4,7 @@
 import { serve } from '@hono/node-server';
 import { createApp } from '../app/app.ts';
 import { ConfigError, parseConfig } from '../core/config.ts';
+import { checkDatabaseAtStart } from './database-error.ts';
 import { nodeDeps } from './deps.ts';
 import { nodeHmac } from './hmac.ts';
 import { createLogger } from './logger.ts';
@@ -12,6 +13,7 @@ try {
   const config = parseConfig(process.env, { signingSecret: true });
   const logger = createLogger(config.logLevel);
   const { store, signingSecret, devSecret } = await nodeDeps(config);
+  await checkDatabaseAtStart(store, config.database, logger);
   const server = serve(
     { fetch: createApp({ store, signingSecret, logger, hmac: nodeHmac }).fetch, port: config.port },
     (info) => {
@@ -28,8 +30,8 @@ try {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
 } catch (error) {
-  process.stderr.write(
-    `${error instanceof ConfigError ? error.message : `clerk-supabase-sync: ${(error as Error).message}`}\n`,
-  );
+  const lines =
+    error instanceof ConfigError ? error.problems : [(error as Error).message.split('\n')[0] as string];
+  process.stderr.write(lines.map((line) => `clerk-supabase-sync: ${line}\n`).join(''));
   process.exit(1);
 }

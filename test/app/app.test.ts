@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app/app.ts';
 import { sampleEvent } from '../../src/core/samples.ts';
-import { createStore } from '../../src/core/store.ts';
+import { createStore, SCHEMA_VERSION } from '../../src/core/store.ts';
 import type { Queryable } from '../../src/db/database.ts';
 import { pgDatabase } from '../../src/db/pg.ts';
 import { sqlRpc } from '../../src/db/sql-rpc.ts';
 import { example, withData } from '../fixtures/clerk-examples.ts';
-import { openTestDatabase, type TestDatabase } from '../support/db.ts';
+import { createEmptyDatabase, openTestDatabase, type TestDatabase } from '../support/db.ts';
 import { captureLogs } from '../support/logs.ts';
 import { post, SECRET, signed } from '../support/webhooks.ts';
 
@@ -299,6 +299,30 @@ describe('GET /healthz', () => {
       await t.db.query(
         `create or replace function public.clerk_sync_schema_version() returns text language sql as $$ select '${original}' $$`,
       );
+    }
+  });
+});
+
+describe('an unmigrated database', () => {
+  it('/healthz says schema_missing and the fix; a delivery is answered 503 so Svix retries it', async () => {
+    const empty = await createEmptyDatabase();
+    try {
+      const bare = createApp({
+        store: createStore(sqlRpc(empty.db)),
+        signingSecret: SECRET,
+        logger: logs.logger,
+      });
+      const health = await bare.request('/healthz');
+      expect(health.status).toBe(503);
+      expect(await health.json()).toEqual({
+        status: 'schema_missing',
+        expected: SCHEMA_VERSION,
+        fix: 'run clerk-sync migrate',
+      });
+      const delivery = await bare.request('/webhooks/clerk', post(signed(example('user.created.json'))));
+      expect(delivery.status).toBe(503);
+    } finally {
+      await empty.drop();
     }
   });
 });
