@@ -88,6 +88,25 @@ async function readLimited(request: Request, max: number): Promise<string | null
   return UTF8.decode(body);
 }
 
+const STAGES = ['read', 'verify', 'validate', 'database'] as const;
+
+/** Milliseconds between consecutive marks, by stage name (0.01 ms resolution). */
+function stageTimes(marks: number[]): Record<(typeof STAGES)[number], number> {
+  const times = {} as Record<(typeof STAGES)[number], number>;
+  STAGES.forEach((stage, i) => {
+    times[stage] = Math.round(((marks[i + 1] ?? 0) - (marks[i] ?? 0)) * 100) / 100;
+  });
+  return times;
+}
+
+/** How a store failure was classified (never its values): what an operator needs to tell causes apart. */
+const classified = (error: StoreError) => ({
+  code: error.code,
+  sqlstate: error.sqlstate,
+  retryable: error.retryable,
+  message: error.message,
+});
+
 /**
  * Builds the app.
  * @example const app = createApp({ store, signingSecret, logger }); await app.request('/healthz');
@@ -97,6 +116,12 @@ export function createApp(deps: AppDeps): Hono {
   const timeoutMs = deps.timeoutMs ?? 10_000;
   const now = deps.now ?? Date.now;
   const app = new Hono();
+  // Deliveries by outcome since start, for the debug line.
+  const totals: Record<string, number> = {};
+  const count = (outcome: string) => {
+    totals[outcome] = (totals[outcome] ?? 0) + 1;
+    return totals;
+  };
 
   app.get('/healthz', async (c) => {
     const { health, error } = await checkHealth(within(deps.store.schemaVersion(), timeoutMs));
@@ -110,7 +135,10 @@ export function createApp(deps: AppDeps): Hono {
 
   app.post('/webhooks/clerk', async (c) => {
     const started = now();
+    // Stage boundaries for the debug line: received, read, verified, validated, answered.
+    const marks = [performance.now()];
     const body = await readLimited(c.req.raw, MAX_BODY_BYTES);
+    marks.push(performance.now());
     if (body === null) return c.json(TOO_LARGE, 413);
     const headers: Record<string, string> = {};
     for (const name of HEADER_NAMES) {
@@ -129,8 +157,10 @@ export function createApp(deps: AppDeps): Hono {
       );
       return c.json(UNAUTHORIZED, 401);
     }
+    marks.push(performance.now());
 
     const event = interpret(verified.payload);
+    marks.push(performance.now());
     const base = {
       svix_id,
       type: event.type,
@@ -159,6 +189,17 @@ export function createApp(deps: AppDeps): Hono {
       );
 
     const ms = now() - started;
+    marks.push(performance.now());
+    deps.logger.debug(
+      {
+        svix_id,
+        kind: event.kind,
+        stages_ms: stageTimes(marks),
+        ...(answer.ok ? { outcome: answer.value } : { err: classified(answer.error) }),
+        totals: count(answer.ok ? answer.value : 'not_applied'),
+      },
+      'webhook stages',
+    );
     if (!answer.ok) {
       const status = answer.error.retryable ? 503 : 500;
       deps.logger.error(

@@ -319,8 +319,13 @@ describe('an unmigrated database', () => {
         expected: SCHEMA_VERSION,
         fix: 'run clerk-sync migrate',
       });
-      const delivery = await bare.request('/webhooks/clerk', post(signed(example('user.created.json'))));
+      const d = signed(example('user.created.json'));
+      const delivery = await bare.request('/webhooks/clerk', post(d));
       expect(delivery.status).toBe(503);
+      // At debug level, the failure's classification.
+      expect(logs.lines().find((l) => l.svix_id === d.msgId && l.msg === 'webhook stages')).toMatchObject({
+        err: { code: expect.any(String), sqlstate: '42883', retryable: true },
+      });
     } finally {
       await empty.drop();
     }
@@ -331,13 +336,28 @@ describe('logs', () => {
   it('one line per delivery with id, type, object, outcome and ms — and no personal data', async () => {
     const d = signed(example('user.created.docs-example.json'));
     await app.request('/webhooks/clerk', post(d));
-    expect(logs.lines().find((l) => l.svix_id === d.msgId)).toMatchObject({
+    expect(logs.lines().find((l) => l.svix_id === d.msgId && l.msg === 'webhook')).toMatchObject({
       type: 'user.created',
       object_id: 'user_29w83sxmDNGwOuEthce5gg56FcC',
       outcome: 'applied',
       ms: expect.any(Number),
     });
     expect(logs.text()).not.toMatch(/example@example\.org|\+1555|John|Doe|whsec_/);
+  });
+
+  it('at debug level, a line per delivery with stage timings, the SQL outcome and the outcomes so far', async () => {
+    const d = signed(example('user.created.json'));
+    await app.request('/webhooks/clerk', post(d));
+    await app.request('/webhooks/clerk', post(d));
+    const stages = logs.lines().filter((l) => l.svix_id === d.msgId && l.msg === 'webhook stages');
+    expect(stages).toEqual([
+      expect.objectContaining({ kind: 'apply', outcome: 'applied' }),
+      expect.objectContaining({ kind: 'apply', outcome: 'duplicate' }),
+    ]);
+    const [first, second] = stages as { stages_ms: Record<string, number>; totals: Record<string, number> }[];
+    expect(Object.keys(first?.stages_ms ?? {})).toEqual(['read', 'verify', 'validate', 'database']);
+    expect(Object.values(first?.stages_ms ?? {}).every((v) => v >= 0)).toBe(true);
+    expect((second?.totals.duplicate ?? 0) - (first?.totals.duplicate ?? 0)).toBe(1);
   });
 
   it('sample events carry no personal data into the logs either', async () => {
