@@ -11,7 +11,24 @@ import { CliError, type Command } from '../command.ts';
 
 const DEFAULT_WAIT_S = 30;
 
-async function signingSecret(env: Record<string, string | undefined>): Promise<string> {
+/**
+ * A POST of `event` signed the way Svix signs deliveries, under a fresh `msg_test_…` id.
+ * @example const { init } = signedDelivery(secret, sampleEvent('user.created')); await fetch(url, init);
+ */
+export function signedDelivery(secret: string, event: unknown): { msgId: string; init: RequestInit } {
+  const body = JSON.stringify(event);
+  const msgId = `msg_test_${crypto.randomUUID().replaceAll('-', '')}`;
+  const now = new Date();
+  const headers = {
+    'content-type': 'application/json',
+    'svix-id': msgId,
+    'svix-timestamp': String(Math.floor(now.getTime() / 1000)),
+    'svix-signature': new Webhook(secret).sign(msgId, now, body),
+  };
+  return { msgId, init: { method: 'POST', headers, body } };
+}
+
+export async function signingSecret(env: Record<string, string | undefined>): Promise<string> {
   const fromEnv = env.CLERK_WEBHOOK_SIGNING_SECRET?.trim();
   if (fromEnv) {
     const problem = signingSecretProblem(fromEnv);
@@ -66,20 +83,7 @@ export const sendTestEvent: Command = {
       ...(values['user-id'] ? { userId: values['user-id'] as string } : {}),
       ...(values['org-id'] ? { orgId: values['org-id'] as string } : {}),
     });
-    const body = JSON.stringify(event);
-    const msgId = `msg_test_${crypto.randomUUID().replaceAll('-', '')}`;
-    const now = new Date();
-    const signature = new Webhook(secret).sign(msgId, now, body);
-    const init = {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'svix-id': msgId,
-        'svix-timestamp': String(Math.floor(now.getTime() / 1000)),
-        'svix-signature': signature,
-      },
-      body,
-    };
+    const { msgId, init } = signedDelivery(secret, event);
     const { response, answer } = await postWhenUp(url, init, waitS);
     const objectId = (event.data as { id: string }).id;
     if (values.json)
