@@ -291,7 +291,10 @@ describe('clerk-sync doctor', () => {
 
   it('--help', async () => {
     const r = await cli(['doctor', '--help']);
-    expect(r).toMatchObject({ code: 0, out: expect.stringMatching(/^Usage: clerk-sync doctor \[--url URL\] \[--json\]/) });
+    expect(r).toMatchObject({
+      code: 0,
+      out: expect.stringMatching(/^Usage: clerk-sync doctor \[--url URL\] \[--json\]/),
+    });
   });
 
   it.runIf(onServer)('reads DATABASE_URL through the CLI', async () => {
