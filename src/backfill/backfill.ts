@@ -103,7 +103,7 @@ export async function runBackfill(
 type Removed = { users: Set<string>; organizations: Set<string> };
 
 /** A membership whose user or organization the prune removes goes with it (real run: refused as deleted). */
-const orphaned = (removed: Removed, m: { organization_id: string | null; user_id: string | null }) =>
+const orphaned = (removed: Removed, m: { organization_id?: string | null; user_id?: string | null }) =>
   removed.organizations.has(m.organization_id ?? '') || removed.users.has(m.user_id ?? '');
 
 async function backfillKind(
@@ -209,12 +209,7 @@ function preparePage(
   for (const item of page.items) {
     const converted = toRow[kind](item);
     if (converted.ok) {
-      const row = converted.row as { organization_id?: string; user_id?: string };
-      if (
-        removed &&
-        orphaned(removed, { organization_id: row.organization_id ?? null, user_id: row.user_id ?? null })
-      )
-        s.stale++;
+      if (removed && orphaned(removed, converted.row as RowOf['membership'])) s.stale++;
       else rows.push(converted.row);
     } else {
       s.failed++;

@@ -329,7 +329,7 @@ describe('an unmigrated database', () => {
     } finally {
       await empty.drop();
     }
-  });
+  }, 30_000);
 });
 
 describe('logs', () => {

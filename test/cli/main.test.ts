@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.ts';
 import { MIRRORED_EVENT_TYPES } from '../../src/core/events.ts';
@@ -116,12 +116,18 @@ describe('clerk-sync', () => {
     // Accepts connections and never answers.
     let silent: Server;
     let port: number;
+    const sockets: Socket[] = [];
     beforeAll(async () => {
-      silent = createServer(() => {});
+      silent = createServer((socket) => {
+        sockets.push(socket);
+      });
       await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
       port = (silent.address() as { port: number }).port;
     });
-    afterAll(() => new Promise<void>((resolve) => silent.close(() => resolve())));
+    afterAll(async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    });
 
     it('gives up on a receiver that never answers, in one line', async () => {
       const url = `http://127.0.0.1:${port}/webhooks/clerk`;
