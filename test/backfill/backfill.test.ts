@@ -365,7 +365,7 @@ describe.runIf(onServer)('clerk-sync backfill (the command, on the server)', () 
       ['organizations', 24],
       ['memberships', 600],
     ]);
-  });
+  }, 20_000); // a spawned CLI: ~2 s to start on an idle machine
 
   it('killed mid-run, it resumes where it stopped', async () => {
     clerk.latencyMs = 150;
@@ -466,15 +466,19 @@ describe.runIf(onServer)('clerk-sync backfill (the command, on the server)', () 
     ['a wrong secret key', { CLERK_SECRET_KEY: 'sk_test_wrong' }, /Clerk rejected the secret key/],
     ['no secret key', { CLERK_SECRET_KEY: '' }, /CLERK_SECRET_KEY is missing/],
     ['a bad --only', { ARGS: '--only people' }, /--only takes one of users, organizations, memberships/],
-  ])('fails in one line on %s', async (_label, override, pattern) => {
-    const { ARGS, ...vars } = override as Record<string, string>;
-    const failure = (await run(cli, ['backfill', ...(ARGS ? ARGS.split(' ') : [])], {
-      env: { ...env(), ...vars },
-    }).catch((e: unknown) => e)) as { code: number; stderr: string };
-    expect(failure.code).toBe(1);
-    expect(failure.stderr.trim().split('\n')).toHaveLength(1);
-    expect(failure.stderr).toMatch(pattern);
-  });
+  ])(
+    'fails in one line on %s',
+    async (_label, override, pattern) => {
+      const { ARGS, ...vars } = override as Record<string, string>;
+      const failure = (await run(cli, ['backfill', ...(ARGS ? ARGS.split(' ') : [])], {
+        env: { ...env(), ...vars },
+      }).catch((e: unknown) => e)) as { code: number; stderr: string };
+      expect(failure.code).toBe(1);
+      expect(failure.stderr.trim().split('\n')).toHaveLength(1);
+      expect(failure.stderr).toMatch(pattern);
+    },
+    20_000,
+  );
 });
 
 describe('the Clerk stand-in frozen for benchmarks', () => {
