@@ -384,6 +384,26 @@ describe.runIf(onServer)('clerk-sync backfill (the command, on the server)', () 
     expect(await ids('users_public')).toEqual(sorted(clerk.data.users));
   }, 30_000);
 
+  it('Ctrl-C (SIGINT) on the real process: exit 130, and where it stopped', async () => {
+    clerk.latencyMs = 150;
+    const child = spawn(cli, ['backfill', '--only', 'users'], {
+      env: env(),
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr?.on('data', (b) => (stderr += b));
+    const started = Date.now();
+    while ((await ids('users_public')).length < 500 && Date.now() - started < 20_000)
+      await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGINT');
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    expect(code).toBe(130);
+    const saved = (await ids('users_public')).length;
+    expect(stderr.trim().split('\n').at(-1)).toBe(
+      `clerk-sync backfill: interrupted at users ${saved}/1234; every page up to there is saved. Run the same command again to resume from there (--restart starts over).`,
+    );
+  }, 30_000);
+
   /** Runs the command in-process; `onLine` sees each stderr line and may press Ctrl-C. */
   async function inProcess(argv: string[], onLine: (line: string, interrupt: () => void) => void = () => {}) {
     const out: string[] = [];
