@@ -198,7 +198,9 @@ export async function* walkList(
       const page = await request({ offset: from }, signal);
       const anchored = overlap === 0 || page.items.some((item) => recent.has(idOf(item)));
       if (!anchored && overlap < reach && page.items.length > 0) {
-        overlap = Math.min(reach, overlap * 4);
+        // More than `overlap` were deleted: step back further, but less than a page beyond the last
+        // step, so that the page still reaches past what was handed out.
+        overlap = Math.min(reach, overlap * 4, overlap + pageSize - 1);
         continue;
       }
       // Resuming: objects up to the checkpoint's last id were handled by the interrupted run.

@@ -104,13 +104,14 @@ describe('paging a Clerk list', () => {
   });
 
   it.each([
-    ['fewer than the overlap', 30],
-    ['more than the overlap (it steps further back)', 300],
-  ])('skips no object when %s are deleted between two offset pages', async (_label, deleted) => {
+    ['fewer than the overlap', 30, 'offset=450'],
+    ['more than the overlap (it steps further back)', 300, 'offset=450'],
+    ['more than the overlap, two pages in', 300, 'offset=900'],
+  ])('skips no object when %s are deleted between two offset pages', async (_label, deleted, before) => {
     const all = idsOf(clerk.data.organizations);
     // Deleted from the first page after it was served: every later offset shifts by `deleted`.
     const gone = new Set(all.slice(100, 100 + deleted));
-    onRequest('offset=450', () => {
+    onRequest(before, () => {
       clerk.data.organizations = clerk.data.organizations.filter((o) => !gone.has(o.id));
     });
     const r = await walk('organizations');
