@@ -103,6 +103,10 @@ class RecentIds {
   }
 }
 
+/**
+ * The error for an answer that is not shaped like Clerk's, naming CLERK_API_URL.
+ * @example throw unexpectedAnswer('/users', 'array of objects', 'https://api.clerk.com/v1');
+ */
 export function unexpectedAnswer(path: string, missing: string, apiUrl: string): ClerkApiError {
   return new ClerkApiError(
     'unexpected_response',

@@ -27,7 +27,10 @@ export interface ProgressOptions {
   quiet?: boolean;
 }
 
-/** `42 s`, `3 min`, `1 h 05 min`. */
+/**
+ * A duration for people, rounded up to the second below two minutes.
+ * @example formatDuration(150_000); // '3 min'
+ */
 export function formatDuration(ms: number): string {
   const s = Math.max(0, Math.ceil(ms / 1000));
   if (s < 120) return `${s} s`;

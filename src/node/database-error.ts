@@ -8,7 +8,10 @@ import type { DatabaseConfig } from '../core/config.ts';
 import type { Logger } from '../core/logger.ts';
 import { type Store, StoreError } from '../core/store.ts';
 
-/** Where the database is, without its password: `127.0.0.1:5432/app`, `Supabase at <ref>.supabase.co`. */
+/**
+ * Where the database is, without its password.
+ * @example describeDatabase({ kind: 'postgres', url: 'postgres://u:pw@127.0.0.1:5432/app' }); // '127.0.0.1:5432/app'
+ */
 export function describeDatabase(database: DatabaseConfig): string {
   if (database.kind === 'embedded') return 'the embedded database (.data/pglite)';
   try {

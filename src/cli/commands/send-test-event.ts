@@ -28,6 +28,11 @@ export function signedDelivery(secret: string, event: unknown): { msgId: string;
   return { msgId, init: { method: 'POST', headers, body } };
 }
 
+/**
+ * The receiver's signing secret: CLERK_WEBHOOK_SIGNING_SECRET, else the embedded default's file;
+ * a CliError naming what to fix when it is missing or malformed.
+ * @example const secret = await signingSecret(process.env);
+ */
 export async function signingSecret(env: Record<string, string | undefined>): Promise<string> {
   const fromEnv = env.CLERK_WEBHOOK_SIGNING_SECRET?.trim();
   if (fromEnv) {
