@@ -25,7 +25,7 @@ export type Kind = 'users' | 'organizations' | 'memberships';
 export const DEFAULT_RATE: Rate = { requests: 90, windowMs: 10_000 };
 
 /** The list endpoint of each kind the backfill copies. */
-export const LIST_ENDPOINTS = {
+const LIST_ENDPOINTS = {
   // A bare array; the total comes from /users/count.
   users: { path: '/users', enveloped: false, cursor: true, countPath: '/users/count' },
   organizations: { path: '/organizations', enveloped: true, cursor: false },
