@@ -382,3 +382,29 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter(header, now)).toBe(expected);
   });
 });
+
+describe('an unknown host in CLERK_API_URL', () => {
+  it('says which host DNS did not know, and what to check', async () => {
+    const dns = Object.assign(new Error('getaddrinfo ENOTFOUND api.clerk.tset'), {
+      code: 'ENOTFOUND',
+      hostname: 'api.clerk.tset',
+    });
+    const fetchFails: typeof fetch = async () => {
+      throw new TypeError('fetch failed', { cause: dns });
+    };
+    const error = await createClerkApi({
+      secretKey: SECRET,
+      apiUrl: 'https://api.clerk.tset/v1',
+      maxRetries: 1,
+      ...virtualClock(),
+      fetch: fetchFails,
+    })
+      .count('users')
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      code: 'network',
+      message:
+        "Cannot find the host 'api.clerk.tset' of CLERK_API_URL (https://api.clerk.tset/v1): check CLERK_API_URL (Clerk's is https://api.clerk.com/v1) and the DNS.",
+    });
+  });
+});
