@@ -18,6 +18,11 @@ export interface AppDeps {
   /** The longest a delivery may wait on the database before it is answered 503 (Svix gives up at 15 s). */
   timeoutMs?: number;
   now?: () => number;
+  /**
+   * Where the two routes answer (Hono paths). Default `/webhooks/clerk` and `/healthz`;
+   * `createClerkSyncHandler` serves both at `*` (a POST anywhere is a delivery, a GET the health check).
+   */
+  routes?: { webhook: string; health: string };
 }
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -115,6 +120,7 @@ export function createApp(deps: AppDeps): Hono {
   const verify = createVerifier(deps.signingSecret, deps.hmac);
   const timeoutMs = deps.timeoutMs ?? 10_000;
   const now = deps.now ?? Date.now;
+  const routes = deps.routes ?? { webhook: '/webhooks/clerk', health: '/healthz' };
   const app = new Hono();
   // Deliveries by outcome since start, for the debug line.
   const totals: Record<string, number> = {};
@@ -123,7 +129,7 @@ export function createApp(deps: AppDeps): Hono {
     return totals;
   };
 
-  app.get('/healthz', async (c) => {
+  app.get(routes.health, async (c) => {
     const { health, error } = await checkHealth(within(deps.store.schemaVersion(), timeoutMs));
     if (error !== undefined)
       deps.logger.warn(
@@ -133,7 +139,7 @@ export function createApp(deps: AppDeps): Hono {
     return c.json(health, health.status === 'ok' ? 200 : 503);
   });
 
-  app.post('/webhooks/clerk', async (c) => {
+  app.post(routes.webhook, async (c) => {
     const started = now();
     // Stage boundaries for the debug line: received, read, verified, validated, answered.
     const marks = [performance.now()];
