@@ -29,7 +29,7 @@ describe('clerk-sync', () => {
       'an unknown option',
       ['migrate', '--fast'],
       {},
-      /^clerk-sync migrate: unknown option --fast: migrate takes --json \(clerk-sync migrate --help\)$/,
+      /^clerk-sync migrate: unknown option --fast: migrate takes --dir, --embedded, --json \(clerk-sync migrate --help\)$/,
     ],
     [
       'a malformed DATABASE_URL',
