@@ -2,8 +2,8 @@
  * @module What `GET /healthz` and the receiver's start-up say about the database: reachable, migrated,
  * and at the schema version this code expects — and, when not, what to do.
  */
-import type { Result, StoreError, StoreErrorCode } from '../core/store.ts';
-import { SCHEMA_VERSION } from '../core/store.ts';
+import type { Result, StoreError, StoreErrorCode } from '../store/port.ts';
+import { SCHEMA_VERSION } from '../store/port.ts';
 
 const MIGRATE = 'run clerk-sync migrate';
 

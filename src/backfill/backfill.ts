@@ -3,44 +3,13 @@
  * same SQL the webhooks use, resumably; optionally prunes mirror rows whose Clerk object is gone.
  * Runtime-neutral: it needs a Store and a ClerkApi, nothing else.
  */
-import type { ClerkApi, Fallback, Kind, Page, PagingMode } from '../clerk/api.ts';
+import type { ClerkApi, Fallback, Page, PagingMode } from '../clerk/api.ts';
 import { ClerkApiError } from '../clerk/errors.ts';
-import { membershipSchema, organizationSchema, userSchema } from '../core/events.ts';
-import { toMembershipRow, toOrganizationRow, toUserRow } from '../core/map.ts';
-import type { BatchCounts, ObjectKind, RowOf } from '../core/rows.ts';
-import type { Result, Store, UnseenRow } from '../core/store.ts';
-
-export const KINDS = ['users', 'organizations', 'memberships'] as const satisfies readonly Kind[];
-
-const OBJECT_KIND = {
-  users: 'user',
-  organizations: 'organization',
-  memberships: 'membership',
-} as const satisfies Record<Kind, ObjectKind>;
-
-/** Turns one raw Clerk object into a row, or says why it cannot be (zod paths, never values). */
-const toRow: {
-  [K in Kind]: (
-    item: unknown,
-  ) => { ok: true; row: RowOf[(typeof OBJECT_KIND)[K]] } | { ok: false; error: string };
-} = {
-  users: (item) => convert(userSchema.safeParse(item), toUserRow),
-  organizations: (item) => convert(organizationSchema.safeParse(item), toOrganizationRow),
-  memberships: (item) => convert(membershipSchema.safeParse(item), toMembershipRow),
-};
-
-function convert<T, R>(
-  parsed:
-    | { success: true; data: T }
-    | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } },
-  map: (value: T) => R,
-): { ok: true; row: R } | { ok: false; error: string } {
-  if (parsed.success) return { ok: true, row: map(parsed.data) };
-  return { ok: false, error: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') };
-}
+import { type Candidate, KINDS, type KindName, type RowOf, toRow } from '../core/kinds.ts';
+import type { BatchCounts, Result, Store } from '../store/port.ts';
 
 export interface KindSummary {
-  kind: Kind;
+  kind: KindName;
   fetched: number;
   inserted: number;
   updated: number;
@@ -59,7 +28,7 @@ export interface KindSummary {
 }
 
 export interface BackfillOptions {
-  kinds: readonly Kind[];
+  kinds: readonly KindName[];
   dryRun: boolean;
   prune: boolean;
   force: boolean;
@@ -68,12 +37,8 @@ export interface BackfillOptions {
   pruneGuard?: number;
   signal?: AbortSignal;
   /** A kind's pass begins: its total in Clerk, and where an interrupted pass resumes (null: from the start). */
-  onStart?: (p: { kind: Kind; total: number | null; resumedAt: number | null }) => void;
-  onProgress?: (p: { kind: Kind; done: number; total: number | null; summary: KindSummary }) => void;
-}
-
-export class BackfillError extends Error {
-  override name = 'BackfillError';
+  onStart?: (p: { kind: KindName; total: number | null; resumedAt: number | null }) => void;
+  onProgress?: (p: { kind: KindName; done: number; total: number | null; summary: KindSummary }) => void;
 }
 
 const unwrap = <T>(r: Result<T>): T => {
@@ -83,7 +48,7 @@ const unwrap = <T>(r: Result<T>): T => {
 
 /**
  * Backfills each kind in turn and returns a summary per kind.
- * @example const summaries = await runBackfill(store, api, { kinds: KINDS, dryRun: false, prune: false, force: false, restart: false });
+ * @example const summaries = await runBackfill(store, api, { kinds: KIND_NAMES, dryRun: false, prune: false, force: false, restart: false });
  */
 export async function runBackfill(
   store: Store,
@@ -91,7 +56,7 @@ export async function runBackfill(
   options: BackfillOptions,
 ): Promise<KindSummary[]> {
   const summaries: KindSummary[] = [];
-  const removed: Removed = { users: new Set(), organizations: new Set() };
+  const removed: Removed = { user: new Set(), organization: new Set() };
   for (const kind of options.kinds) summaries.push(await backfillKind(store, api, kind, options, removed));
   return summaries;
 }
@@ -100,20 +65,19 @@ export async function runBackfill(
  * Users and organizations a prune removed (or, in a dry run, would remove): a real run deletes their
  * memberships with them, so a dry run must leave those out of the memberships' counts and prune.
  */
-type Removed = { users: Set<string>; organizations: Set<string> };
+type Removed = { user: Set<string>; organization: Set<string> };
 
 /** A membership whose user or organization the prune removes goes with it (real run: refused as deleted). */
 const orphaned = (removed: Removed, m: { organization_id?: string | null; user_id?: string | null }) =>
-  removed.organizations.has(m.organization_id ?? '') || removed.users.has(m.user_id ?? '');
+  removed.organization.has(m.organization_id ?? '') || removed.user.has(m.user_id ?? '');
 
 async function backfillKind(
   store: Store,
   api: ClerkApi,
-  kind: Kind,
+  kind: KindName,
   o: BackfillOptions,
   removed: Removed,
 ): Promise<KindSummary> {
-  const objectKind = OBJECT_KIND[kind];
   const s: KindSummary = {
     kind,
     fetched: 0,
@@ -129,18 +93,19 @@ async function backfillKind(
     errors: [],
   };
   // In a dry run nothing was removed, so a membership of a would-be-pruned parent is dropped here.
-  const dropOrphans = o.dryRun && kind === 'memberships';
+  const dropOrphans = o.dryRun && kind === 'membership';
   // A dry run records nothing, so it keeps the ids it saw (only when it must preview a prune).
   const seen: string[] | undefined = o.dryRun && o.prune ? [] : undefined;
   const startedAt = new Date().toISOString();
   const pass = o.dryRun
     ? null
-    : unwrap(await store.backfillBegin(objectKind, { restart: o.restart, trackSeen: o.prune }));
+    : unwrap(await store.backfillBegin(kind, { restart: o.restart, trackSeen: o.prune }));
   if (pass?.resumed) s.resumedAt = pass.next_offset;
 
-  const total = await api.count(kind, o.signal);
+  const { list } = KINDS[kind];
+  const total = await api.count(list, o.signal);
   o.onStart?.({ kind, total, resumedAt: s.resumedAt });
-  const pages = api.pages(kind, {
+  const pages = api.pages(list, {
     ...(pass ? { startOffset: pass.next_offset } : {}),
     ...(pass?.last_id ? { startAfter: pass.last_id } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
@@ -169,9 +134,7 @@ async function backfillKind(
       await applying;
       o.signal?.throwIfAborted();
       applying = (
-        pass
-          ? store.backfillPage(objectKind, pass.pass_id, checkpoint, rows)
-          : store.backfillCompare(objectKind, rows)
+        pass ? store.backfillPage(kind, pass.pass_id, checkpoint, rows) : store.backfillCompare(kind, rows)
       ).then((result) => {
         add(s, fetched, unwrap(result));
         o.onProgress?.({ kind, done: checkpoint.nextOffset, total, summary: s });
@@ -186,9 +149,9 @@ async function backfillKind(
   if (o.prune) {
     const by = pass ? { passId: pass.pass_id } : { seen: seen ?? [], startedAt };
     const gone = await prune(store, api, kind, by, s, o, dropOrphans ? removed : undefined);
-    if (kind === 'users' || kind === 'organizations') for (const id of gone) removed[kind].add(id);
+    if (kind === 'user' || kind === 'organization') for (const id of gone) removed[kind].add(id);
   }
-  if (pass) unwrap(await store.backfillFinish(objectKind, pass.pass_id, false));
+  if (pass) unwrap(await store.backfillFinish(kind, pass.pass_id, false));
   return s;
 }
 
@@ -199,15 +162,15 @@ async function backfillKind(
  */
 function preparePage(
   store: Store,
-  kind: Kind,
+  kind: KindName,
   page: Page,
   s: KindSummary,
   seen: string[] | undefined,
   removed: Removed | undefined,
 ) {
-  const rows: RowOf[ObjectKind][] = [];
+  const rows: RowOf[KindName][] = [];
   for (const item of page.items) {
-    const converted = toRow[kind](item);
+    const converted = toRow(kind, item);
     if (converted.ok) {
       if (removed && orphaned(removed, converted.row as RowOf['membership'])) s.stale++;
       else rows.push(converted.row);
@@ -221,7 +184,7 @@ function preparePage(
   seen?.push(...rows.map((r) => r.id));
   const fetched = page.items.length;
   return {
-    rows: store.prepareRows(OBJECT_KIND[kind], rows),
+    rows: store.prepareRows(kind, rows),
     fetched,
     checkpoint: { nextOffset: page.offset + fetched, lastId: page.lastId },
   };
@@ -238,14 +201,13 @@ function add(s: KindSummary, fetched: number, c: BatchCounts): void {
 async function prune(
   store: Store,
   api: ClerkApi,
-  kind: Kind,
+  kind: KindName,
   by: { passId: string } | { seen: string[]; startedAt: string },
   s: KindSummary,
   o: BackfillOptions,
   removed: Removed | undefined,
 ): Promise<string[]> {
-  const objectKind = OBJECT_KIND[kind];
-  const unseen = unwrap(await store.backfillUnseen(objectKind, by));
+  const unseen = unwrap(await store.backfillUnseen(kind, by));
   const candidates = removed ? unseen.filter((c) => !orphaned(removed, c)) : unseen;
   if (candidates.length === 0) return [];
 
@@ -258,7 +220,7 @@ async function prune(
   const gone: string[] = [];
   for (const candidate of candidates)
     if (await goneFromClerk(api, kind, candidate, o.signal)) gone.push(candidate.id);
-  if (!o.dryRun && gone.length > 0) unwrap(await store.remove(objectKind, gone));
+  if (!o.dryRun && gone.length > 0) unwrap(await store.remove(kind, gone));
   s.deleted += gone.length;
   return gone;
 }
@@ -266,23 +228,14 @@ async function prune(
 /** Offset paging can skip an object deleted mid-pass: ask Clerk about each candidate before pruning it. */
 async function goneFromClerk(
   api: ClerkApi,
-  kind: Kind,
-  c: UnseenRow,
+  kind: KindName,
+  c: Candidate,
   signal?: AbortSignal,
 ): Promise<boolean> {
+  const { path, query, inList } = KINDS[kind].lookup(c);
   try {
-    if (kind === 'memberships') {
-      const body = (await api.get(
-        `/organizations/${encodeURIComponent(c.organization_id ?? '')}/memberships`,
-        { user_id: c.user_id ?? '', limit: 100 },
-        signal,
-      )) as {
-        data?: { id?: string }[];
-      };
-      return !(body.data ?? []).some((m) => m.id === c.id);
-    }
-    await api.get(`/${kind}/${encodeURIComponent(c.id)}`, undefined, signal);
-    return false;
+    const body = (await api.get(path, query, signal)) as { data?: { id?: string }[] } | null;
+    return inList === true && !(body?.data ?? []).some((o) => o.id === c.id);
   } catch (error) {
     if (error instanceof ClerkApiError && error.code === 'not_found') return true;
     throw error;

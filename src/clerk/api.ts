@@ -4,10 +4,11 @@
  * limiter, with 429 pauses and retries. Runtime-neutral: `fetch`, `AbortController` and timers only.
  * Items come back as raw JSON; callers validate them (`userSchema`, … in `src/core/events.ts`).
  */
+
+import type { ListEndpoint } from '../core/kinds.ts';
 import { ClerkApiError, errorForStatus, type RetryReason, retriesExhausted } from './errors.ts';
 import { abortable, createGate, type Rate, type Sleep, timerSleep } from './limiter.ts';
 import {
-  type ListEndpoint,
   type Page,
   type PagingEvent,
   type Query,
@@ -16,22 +17,11 @@ import {
   walkList,
 } from './paging.ts';
 
-export type { Fallback, ListEndpoint, Page, PagingMode, Query } from './paging.ts';
+export type { Fallback, Page, PagingMode, Query } from './paging.ts';
 export { PAGE_SIZE } from './paging.ts';
-
-export type Kind = 'users' | 'organizations' | 'memberships';
 
 /** 90 % of the development-instance limit (100 requests / 10 s); production allows 1000 / 10 s. */
 export const DEFAULT_RATE: Rate = { requests: 90, windowMs: 10_000 };
-
-/** The list endpoint of each kind the backfill copies. */
-const LIST_ENDPOINTS = {
-  // A bare array; the total comes from /users/count.
-  users: { path: '/users', enveloped: false, cursor: true, countPath: '/users/count' },
-  organizations: { path: '/organizations', enveloped: true, cursor: false },
-  // Instance-wide (InstanceGetOrganizationMemberships): one walk instead of one per organization.
-  memberships: { path: '/organization_memberships', enveloped: true, cursor: false },
-} as const satisfies Record<Kind, ListEndpoint>;
 
 export type PagesOptions = WalkOptions;
 
@@ -72,14 +62,14 @@ export interface ClerkApiOptions {
 }
 
 export interface ClerkApi {
-  /** Total number of objects of a kind (or on a list endpoint). */
-  count(list: Kind | ListEndpoint, signal?: AbortSignal): Promise<number>;
+  /** Total number of objects on a list endpoint (a kind's `list` in the registry). */
+  count(list: ListEndpoint, signal?: AbortSignal): Promise<number>;
   /**
-   * Pages of a kind (or of any list endpoint), oldest first, the next one fetched while the caller
-   * works on the current one; by cursor where honoured, by overlapping offsets otherwise (see
-   * {@link walkList}).
+   * Pages of a list endpoint (a kind's `list` in the registry), oldest first, the next one fetched
+   * while the caller works on the current one; by cursor where honoured, by overlapping offsets
+   * otherwise (see {@link walkList}).
    */
-  pages(list: Kind | ListEndpoint, options?: PagesOptions): AsyncGenerator<Page, void, undefined>;
+  pages(list: ListEndpoint, options?: PagesOptions): AsyncGenerator<Page, void, undefined>;
   /** A GET through the limiter and retries; the parsed JSON body. */
   get(path: string, query?: Query, signal?: AbortSignal): Promise<unknown>;
 }
@@ -119,8 +109,8 @@ export function parseRetryAfter(header: string | null, nowMs = Date.now()): numb
  *
  * @example
  * const clerk = createClerkApi({ secretKey: env.CLERK_SECRET_KEY, apiUrl: 'https://api.clerk.com/v1' });
- * const total = await clerk.count('users');
- * for await (const page of clerk.pages('users')) {
+ * const total = await clerk.count(KINDS.user.list);
+ * for await (const page of clerk.pages(KINDS.user.list)) {
  *   await applyUsers(page.items.map((u) => userSchema.parse(u)));
  * }
  */
@@ -233,27 +223,20 @@ export function createClerkApi(options: ClerkApiOptions): ClerkApi {
     }
   }
 
-  const endpoint = (list: Kind | ListEndpoint): ListEndpoint =>
-    typeof list === 'string' ? LIST_ENDPOINTS[list] : list;
-
-  async function count(list: Kind | ListEndpoint, signal?: AbortSignal): Promise<number> {
-    const { path, countPath, query } = endpoint(list);
-    const body = await get(countPath ?? path, countPath ? {} : { ...query, limit: 1 }, signal);
+  async function count({ path, countPath }: ListEndpoint, signal?: AbortSignal): Promise<number> {
+    const body = await get(countPath ?? path, countPath ? {} : { limit: 1 }, signal);
     const total = (body as { total_count?: unknown } | null)?.total_count;
     if (typeof total !== 'number') throw unexpectedAnswer(countPath ?? path, 'total_count', apiUrl);
     return total;
   }
 
-  function pages(
-    list: Kind | ListEndpoint,
-    options: PagesOptions = {},
-  ): AsyncGenerator<Page, void, undefined> {
+  function pages(list: ListEndpoint, options: PagesOptions = {}): AsyncGenerator<Page, void, undefined> {
     const client = {
       get: (path: string, query: Query, signal: AbortSignal) => get(path, query, signal),
       apiUrl,
       onEvent,
     };
-    return walkList(client, endpoint(list), options);
+    return walkList(client, list, options);
   }
 
   return { count, pages, get };

@@ -4,23 +4,10 @@
  * honours it, otherwise by offset, with overlapping pages so that objects deleted meanwhile (which
  * shift every later offset) cannot make it skip any. Runtime-neutral.
  */
+import type { ListEndpoint } from '../core/kinds.ts';
 import { ClerkApiError } from './errors.ts';
 
 export type Query = Record<string, string | number>;
-
-/** How to walk one list endpoint (a kinds registry names one per kind). */
-export interface ListEndpoint {
-  /** e.g. `/users`, `/organization_memberships`. */
-  path: string;
-  /** `{ data, total_count }` (true) or a bare array (false, `/users`). */
-  enveloped: boolean;
-  /** Clerk documents `starting_after` for it (only `/users` today): tried first, offsets as fallback. */
-  cursor: boolean;
-  /** Where the total comes from when the list has no `total_count` (e.g. `/users/count`). */
-  countPath?: string;
-  /** Sent with every page, e.g. `{ include_free: 'true' }`. */
-  query?: Query;
-}
 
 /** How a page was asked for. */
 export type PagingMode = 'cursor' | 'offset';
@@ -149,7 +136,7 @@ export async function* walkList(
     client.onEvent?.({ type: 'paging', path, mode, reason, at: position });
 
   async function request(position: Query, signal: AbortSignal) {
-    const query = { ...endpoint.query, limit: pageSize, order_by: '+created_at', ...position };
+    const query = { limit: pageSize, order_by: '+created_at', ...position };
     const body = await client.get(path, query, signal);
     const envelope = body as { data?: unknown; total_count?: unknown } | null;
     const items = enveloped ? envelope?.data : body;

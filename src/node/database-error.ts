@@ -6,7 +6,7 @@
 import { checkHealth, schemaMissing } from '../app/health.ts';
 import type { DatabaseConfig } from '../core/config.ts';
 import type { Logger } from '../core/logger.ts';
-import { type Store, StoreError } from '../core/store.ts';
+import { type Store, StoreError } from '../store/port.ts';
 
 /**
  * Where the database is, without its password.

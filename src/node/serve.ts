@@ -1,13 +1,13 @@
 /**
  * @module The Node receiver's start-up, shared by `npm start` (src/node/server.ts) and `clerk-sync serve`:
- * config → deps → createApp → listen, and a clean stop on SIGINT/SIGTERM.
+ * config → deps → createApp → serveNode (bounded for unsigned traffic), and a bounded stop on SIGINT/SIGTERM.
  */
-import { serve } from '@hono/node-server';
 import { createApp } from '../app/app.ts';
 import { type Env, parseConfig } from '../core/config.ts';
 import { checkDatabaseAtStart } from './database-error.ts';
 import { nodeDeps } from './deps.ts';
 import { nodeHmac } from './hmac.ts';
+import { exitOnSignals, serveNode } from './http.ts';
 import { createLogger } from './logger.ts';
 
 /**
@@ -19,12 +19,13 @@ export async function startReceiver(env: Env): Promise<{ url: string }> {
   const logger = createLogger(config.logLevel);
   const { store, signingSecret, devSecret } = await nodeDeps(config);
   await checkDatabaseAtStart(store, config.database, logger);
-  const fetch = createApp({ store, signingSecret, logger, hmac: nodeHmac }).fetch;
-  const { server, port } = await new Promise<{ server: ReturnType<typeof serve>; port: number }>(
-    (resolve) => {
-      const server = serve({ fetch, port: config.port }, (info) => resolve({ server, port: info.port }));
-    },
-  );
+  const node = serveNode({
+    fetch: createApp({ store, signingSecret, logger, hmac: nodeHmac }).fetch,
+    port: config.port,
+    logger,
+  });
+  exitOnSignals(node, () => store.close());
+  const { port } = await node.listening;
   const url = `http://localhost:${port}/webhooks/clerk`;
   logger.info({ port, database: config.database.kind }, `listening on ${url}`);
   if (devSecret)
@@ -32,8 +33,5 @@ export async function startReceiver(env: Env): Promise<{ url: string }> {
       `\nEmbedded default: data in .data/, signing secret ${signingSecret} (kept in .data/signing-secret).\n` +
         `Point Clerk at ${url}, or try: npx clerk-sync send-test-event user.created\n\n`,
     );
-  const stop = () => server.close(() => void store.close().finally(() => process.exit(0)));
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
   return { url };
 }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type ApiEvent, createClerkApi, type Kind, type Page } from '../../src/clerk/api.ts';
+import { type ApiEvent, createClerkApi, type Page } from '../../src/clerk/api.ts';
+import { KINDS, type KindName } from '../../src/core/kinds.ts';
 import { type ClerkStandin, generateClerkData, startClerkStandin } from '../support/clerk-standin.ts';
 
 const SECRET_KEY = 'sk_test_paging';
@@ -27,7 +28,7 @@ function onRequest(param: string, change: () => void) {
   };
 }
 
-async function walk(kind: Kind, options: { startOffset?: number; startAfter?: string } = {}) {
+async function walk(kind: KindName, options: { startOffset?: number; startAfter?: string } = {}) {
   const events: ApiEvent[] = [];
   const api = createClerkApi({
     secretKey: SECRET_KEY,
@@ -36,7 +37,7 @@ async function walk(kind: Kind, options: { startOffset?: number; startAfter?: st
     onEvent: (e) => events.push(e),
   });
   const pages: Page[] = [];
-  for await (const page of api.pages(kind, options)) {
+  for await (const page of api.pages(KINDS[kind].list, options)) {
     pages.push(page);
   }
   const requests = events.flatMap((e) =>
@@ -53,7 +54,7 @@ const idsOf = (items: { id: string }[]) => items.map((i) => i.id);
 
 describe('paging a Clerk list', () => {
   it('walks by cursor when the server honours it, and says so once', async () => {
-    const r = await walk('users');
+    const r = await walk('user');
     expect(r.ids).toEqual(idsOf(clerk.data.users));
     expect(r.requests).toEqual(['offset=0', 'starting_after=user_00000499', 'starting_after=user_00000999']);
     expect(r.paging).toEqual([['cursor', 'start', 0]]);
@@ -69,7 +70,7 @@ describe('paging a Clerk list', () => {
     ['refuses the cursor (422)', 'refuse', 'cursor_refused'],
   ] as const)('falls back to overlapping offsets when the server %s', async (_label, behaviour, reason) => {
     clerk.cursor = behaviour;
-    const r = await walk('users');
+    const r = await walk('user');
     expect(r.ids).toEqual(idsOf(clerk.data.users));
     expect(r.paging).toEqual([
       ['cursor', 'start', 0],
@@ -88,7 +89,7 @@ describe('paging a Clerk list', () => {
     onRequest('starting_after=user_00000999', () => {
       clerk.cursor = 'ignore';
     });
-    const r = await walk('users');
+    const r = await walk('user');
     expect(r.ids).toEqual(idsOf(clerk.data.users));
     expect(r.paging).toEqual([
       ['cursor', 'start', 0],
@@ -114,7 +115,7 @@ describe('paging a Clerk list', () => {
     onRequest(before, () => {
       clerk.data.organizations = clerk.data.organizations.filter((o) => !gone.has(o.id));
     });
-    const r = await walk('organizations');
+    const r = await walk('organization');
     expect(r.ids).toEqual(all);
     expect(r.paging).toEqual([['offset', 'start', 0]]);
   });
@@ -123,7 +124,7 @@ describe('paging a Clerk list', () => {
     // Since the interrupted run, 20 objects before its position were deleted.
     const all = idsOf(clerk.data.users);
     clerk.data.users = clerk.data.users.filter((_u, i) => i < 10 || i >= 30);
-    const r = await walk('users', { startOffset: 1_000, startAfter: all[999] as string });
+    const r = await walk('user', { startOffset: 1_000, startAfter: all[999] as string });
     expect(r.ids).toEqual(all.slice(1_000));
     expect(r.requests[0]).toBe('offset=950');
   });
@@ -132,7 +133,7 @@ describe('paging a Clerk list', () => {
     clerk.cursor = 'ignore';
     const api = createClerkApi({ secretKey: SECRET_KEY, apiUrl: clerk.url, fetch: repeatFirstPage });
     const error = await (async () => {
-      for await (const _ of api.pages('users'));
+      for await (const _ of api.pages(KINDS.user.list));
     })().catch((e: unknown) => e);
     expect(error).toMatchObject({
       code: 'unexpected_response',

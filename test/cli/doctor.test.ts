@@ -5,10 +5,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app/app.ts';
 import { doctorCommand, formatCheck } from '../../src/cli/commands/doctor.ts';
 import { silentLogger } from '../../src/core/logger.ts';
-import { createStore, SCHEMA_VERSION } from '../../src/core/store.ts';
 import type { Database } from '../../src/db/database.ts';
 import { loadMigrations, migrate } from '../../src/db/migrate.ts';
-import { sqlRpc } from '../../src/db/sql-rpc.ts';
+import { createStore, SCHEMA_VERSION } from '../../src/store/port.ts';
+import { sqlRpc } from '../../src/store/sql.ts';
 import { captureIo, cli } from '../support/cli-io.ts';
 import { createEmptyDatabase, onServer, openTestDatabase, type TestDatabase } from '../support/db.ts';
 
@@ -160,7 +160,7 @@ describe('clerk-sync doctor', () => {
       'a schema one migration behind',
       {},
       'older',
-      /^✗ schema: at 20261122000100, older than this version expects \(\d{14}\) → run clerk-sync migrate \(or supabase db push\)$/,
+      /^✗ schema: at \d{14}, older than this version expects \(\d{14}\) → run clerk-sync migrate \(or supabase db push\)$/,
     ],
     [
       'a schema newer than the code',
@@ -223,14 +223,16 @@ describe('clerk-sync doctor', () => {
   it('failed ledger events are a warning, with the last applied event; exit 0', async () => {
     await t.db.query(
       `select public.clerk_sync_apply_event(event_id => 'msg_' || i, event_type => 'user.created',
-         failure => 'bug', payload => '{}') from generate_series(1, 2) i`,
+         failure => 'bug', payload => '{}', reason => 'invalid_event') from generate_series(1, 2) i`,
     );
-    await t.db.query(`select public.clerk_sync_apply_event('msg_ok', 'user.deleted', '{"id":"user_gone"}')`);
+    await t.db.query(
+      `select public.clerk_sync_apply_event('msg_ok', 'user.deleted', 'user', 'delete', '{"id":"user_gone"}')`,
+    );
     try {
       const r = await doctor(healthy);
       expect(r.code).toBe(0);
       expect(r.lines.at(-2)).toMatch(
-        /^! ledger: 2 failed events; last event applied \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(just now\) → run clerk-sync replay/,
+        /^! ledger: 2 failed events \(2 invalid_event\); last event applied \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(just now\) → run clerk-sync replay/,
       );
       expect(r.lines.at(-1)).toBe('0 problems, 1 warning.');
     } finally {

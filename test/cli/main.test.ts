@@ -1,7 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.ts';
-import { MIRRORED_EVENT_TYPES } from '../../src/core/events.ts';
+import { MIRRORED_EVENT_TYPES } from '../../src/core/kinds.ts';
 import { createEmptyDatabase, onServer } from '../support/db.ts';
 
 async function cli(argv: string[], env: Record<string, string> = {}) {

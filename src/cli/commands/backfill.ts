@@ -3,10 +3,11 @@
  */
 
 import { setFlagsFromString } from 'node:v8';
-import { KINDS, type KindSummary, runBackfill } from '../../backfill/backfill.ts';
-import { type ApiEvent, createClerkApi, DEFAULT_RATE, type Fallback, type Kind } from '../../clerk/api.ts';
+import { type KindSummary, runBackfill } from '../../backfill/backfill.ts';
+import { type ApiEvent, createClerkApi, DEFAULT_RATE, type Fallback } from '../../clerk/api.ts';
 import { parseConfig } from '../../core/config.ts';
-import { openStore } from '../../node/store.ts';
+import { KIND_NAMES, KINDS, type KindName, kindByPlural } from '../../core/kinds.ts';
+import { openStore } from '../../store/open.ts';
 import { CliError, type Command, type Io } from '../command.ts';
 import { createProgress, type Progress } from '../progress.ts';
 
@@ -20,15 +21,18 @@ import { createProgress, type Progress } from '../progress.ts';
  */
 const HEAP_GROWING = '--heap-growing-percent=25';
 
+/** The kinds as the command names them (`users`, …): the registry's plurals. */
+const PLURALS = KIND_NAMES.map((k) => KINDS[k].plural);
+
 const COLUMNS = ['fetched', 'inserted', 'updated', 'unchanged', 'stale', 'deleted', 'failed'] as const;
 
 export const backfill: Command = {
   summary: "copy Clerk's users, organizations and memberships into the mirror (resumable)",
   usage: [
-    'clerk-sync backfill [--only users|organizations|memberships] [--dry-run] [--prune [--force]]',
+    `clerk-sync backfill [--only ${PLURALS.join('|')}] [--dry-run] [--prune [--force]]`,
     '                    [--restart] [--rate N] [--json]',
     '',
-    '  --only KIND   backfill one kind (default: all three, in that order)',
+    `  --only KIND   backfill one kind (default: all ${PLURALS.length}, in that order)`,
     '  --dry-run     fetch and compare; print what would change; write nothing',
     '  --prune       after a complete pass, delete mirror rows whose Clerk object is gone',
     '                (each confirmed with Clerk first; more than 10% needs --force)',
@@ -47,9 +51,9 @@ export const backfill: Command = {
   },
   async run({ values }, env, io) {
     const config = parseConfig(env, { clerkSecretKey: true });
-    const only = values.only as string | undefined;
-    if (only !== undefined && !(KINDS as readonly string[]).includes(only))
-      throw new CliError(`--only takes one of ${KINDS.join(', ')}, not '${only}'`);
+    const only = values.only === undefined ? undefined : kindByPlural(values.only as string);
+    if (values.only !== undefined && only === undefined)
+      throw new CliError(`--only takes one of ${PLURALS.join(', ')}, not '${values.only as string}'`);
     const rate = values.rate === undefined ? DEFAULT_RATE.requests : Number(values.rate);
     if (!Number.isInteger(rate) || rate < 1)
       throw new CliError('--rate takes a whole number of requests per 10 s, e.g. --rate 1000');
@@ -68,10 +72,10 @@ export const backfill: Command = {
     // Ctrl-C stops at the next page boundary (the page being applied commits); a second one kills.
     const interrupt = new AbortController();
     const stopListening = io.onInterrupt?.(() => interrupt.abort());
-    let at: { kind: Kind; done: number; total: number | null } | null = null;
+    let at: { kind: KindName; done: number; total: number | null } | null = null;
     try {
       const summaries = await runBackfill(store, api, {
-        kinds: only === undefined ? KINDS : [only as Kind],
+        kinds: only === undefined ? KIND_NAMES : [only],
         dryRun,
         prune: values.prune === true,
         force: values.force === true,
@@ -83,7 +87,7 @@ export const backfill: Command = {
         },
         onProgress: ({ kind, done, total }) => {
           at = { kind, done, total };
-          progress.update(kind, done, total);
+          progress.update(KINDS[kind].plural, done, total);
         },
       });
       progress.clear();
@@ -91,7 +95,7 @@ export const backfill: Command = {
       const refused = summaries.filter((s) => s.pruneRefused.length > 0);
       if (refused.length > 0)
         throw new CliError(
-          `refused to prune ${refused.map((s) => `${s.pruneRefused.length} ${s.kind}`).join(', ')} (over 10% of the mirror): check CLERK_SECRET_KEY is this instance's, then re-run with --prune --force`,
+          `refused to prune ${refused.map((s) => `${s.pruneRefused.length} ${KINDS[s.kind].plural}`).join(', ')} (over 10% of the mirror): check CLERK_SECRET_KEY is this instance's, then re-run with --prune --force`,
         );
       return summaries.some((s) => s.failed > 0) ? 1 : 0;
     } catch (error) {
@@ -107,18 +111,18 @@ export const backfill: Command = {
   },
 };
 
-const resumedLine = (kind: Kind, at: number) =>
-  `${kind}: resumed an interrupted run at ${at} (use --restart to start over)`;
+const resumedLine = (kind: KindName, at: number) =>
+  `${KINDS[kind].plural}: resumed an interrupted run at ${at} (use --restart to start over)`;
 
 /** Where an interrupted run stopped, and how it goes on. */
 function interruptedLine(
-  at: { kind: Kind; done: number; total: number | null } | null,
+  at: { kind: KindName; done: number; total: number | null } | null,
   dryRun: boolean,
 ): string {
   const where =
     at === null
       ? 'before the first page'
-      : `at ${at.kind} ${at.done}${at.total === null ? '' : `/${at.total}`}`;
+      : `at ${KINDS[at.kind].plural} ${at.done}${at.total === null ? '' : `/${at.total}`}`;
   return dryRun
     ? `clerk-sync backfill: interrupted ${where}; a dry run writes nothing, so there is nothing to resume.`
     : `clerk-sync backfill: interrupted ${where}; every page up to there is saved. Run the same command again to resume from there (--restart starts over).`;
@@ -141,19 +145,23 @@ const FALLBACK: Record<Fallback, string> = {
 function pagingLine(summaries: KindSummary[]): string {
   const parts = summaries.map(({ kind, paging }) =>
     paging.fallback === null
-      ? `${kind} by ${paging.mode}`
-      : `${kind} by cursor, then by offset from ${paging.at} (${FALLBACK[paging.fallback]})`,
+      ? `${KINDS[kind].plural} by ${paging.mode}`
+      : `${KINDS[kind].plural} by cursor, then by offset from ${paging.at} (${FALLBACK[paging.fallback]})`,
   );
   return `Paged ${parts.join('; ')}.`;
 }
 
 function report(summaries: KindSummary[], io: Io, o: { json: boolean; dryRun: boolean }): void {
   if (o.json) {
-    io.out(JSON.stringify({ dryRun: o.dryRun, summaries }));
+    const named = summaries.map((s) => ({ ...s, kind: KINDS[s.kind].plural }));
+    io.out(JSON.stringify({ dryRun: o.dryRun, summaries: named }));
     return;
   }
   for (const s of summaries) if (s.resumedAt !== null) io.out(resumedLine(s.kind, s.resumedAt));
-  const rows = [['', ...COLUMNS], ...summaries.map((s) => [s.kind, ...COLUMNS.map((c) => String(s[c]))])];
+  const rows = [
+    ['', ...COLUMNS],
+    ...summaries.map((s) => [KINDS[s.kind].plural, ...COLUMNS.map((c) => String(s[c]))]),
+  ];
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] as string).length))) ?? [];
   if (o.dryRun) io.out('Dry run: nothing was written. What a backfill would do:');
   for (const r of rows)
@@ -164,10 +172,11 @@ function report(summaries: KindSummary[], io: Io, o: { json: boolean; dryRun: bo
     );
   io.out(pagingLine(summaries));
   for (const s of summaries) {
-    for (const e of s.errors) io.err(`${s.kind}: could not map ${e}`);
+    const kind = KINDS[s.kind].plural;
+    for (const e of s.errors) io.err(`${kind}: could not map ${e}`);
     if (s.pruneRefused.length > 0)
       io.err(
-        `${s.kind}: would prune ${s.pruneRefused.length}: ${s.pruneRefused.slice(0, 20).join(', ')}${s.pruneRefused.length > 20 ? ', …' : ''}`,
+        `${kind}: would prune ${s.pruneRefused.length}: ${s.pruneRefused.slice(0, 20).join(', ')}${s.pruneRefused.length > 20 ? ', …' : ''}`,
       );
   }
 }

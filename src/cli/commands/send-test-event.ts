@@ -2,9 +2,9 @@
  * @module `clerk-sync send-test-event <type>`: posts a signed sample event to a running receiver.
  */
 import { readFile } from 'node:fs/promises';
-import { Webhook } from 'svix';
+import { Webhook } from 'standardwebhooks';
 import { signingSecretProblem } from '../../core/config.ts';
-import { isMirroredEventType, MIRRORED_EVENT_TYPES } from '../../core/events.ts';
+import { isMirroredEventType, MIRRORED_EVENT_TYPES } from '../../core/kinds.ts';
 import { sampleEvent } from '../../core/samples.ts';
 import { SECRET_FILE } from '../../node/deps.ts';
 import { CliError, type Command } from '../command.ts';
