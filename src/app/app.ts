@@ -5,14 +5,8 @@ import { Hono } from 'hono';
 import { interpret } from '../core/dispatch.ts';
 import type { Logger } from '../core/logger.ts';
 import { ledgerPayload, payloadIds, toHex } from '../store/failure.ts';
-import {
-  type FailureReason,
-  type Outcome,
-  type Result,
-  SCHEMA_VERSION,
-  type Store,
-  StoreError,
-} from '../store/port.ts';
+import { type FailureReason, type Outcome, type Result, type Store, StoreError } from '../store/port.ts';
+import { checkHealth } from './health.ts';
 import { createVerifier, HEADER_NAMES, type HmacSha256 } from './verify.ts';
 
 export interface AppDeps {
@@ -100,6 +94,25 @@ async function readLimited(request: Request, max: number): Promise<string | null
   return UTF8.decode(body);
 }
 
+const STAGES = ['read', 'verify', 'validate', 'database'] as const;
+
+/** Milliseconds between consecutive marks, by stage name (0.01 ms resolution). */
+function stageTimes(marks: number[]): Record<(typeof STAGES)[number], number> {
+  const times = {} as Record<(typeof STAGES)[number], number>;
+  STAGES.forEach((stage, i) => {
+    times[stage] = Math.round(((marks[i + 1] ?? 0) - (marks[i] ?? 0)) * 100) / 100;
+  });
+  return times;
+}
+
+/** How a store failure was classified (never its values): what an operator needs to tell causes apart. */
+const classified = (error: StoreError) => ({
+  code: error.code,
+  sqlstate: error.sqlstate,
+  retryable: error.retryable,
+  message: error.message,
+});
+
 /**
  * Builds the app.
  * @example const app = createApp({ store, signingSecret, logger }); await app.request('/healthz');
@@ -110,31 +123,27 @@ export function createApp(deps: AppDeps): Hono {
   const now = deps.now ?? Date.now;
   const routes = deps.routes ?? { webhook: '/webhooks/clerk', health: '/healthz' };
   const app = new Hono();
+  // Deliveries by outcome since start, for the debug line.
+  const totals: Record<string, number> = {};
+  const count = (outcome: string) => {
+    totals[outcome] = (totals[outcome] ?? 0) + 1;
+    return totals;
+  };
 
   app.get(routes.health, async (c) => {
-    const version = await within(deps.store.schemaVersion(), timeoutMs);
-    if (!version.ok) {
+    const { health, error } = await checkHealth(within(deps.store.schemaVersion(), timeoutMs));
+    if (error !== undefined)
       deps.logger.warn(
-        { err: { code: version.error.code, message: version.error.message } },
+        { err: { code: error.code, message: error.message } },
         'healthz: database check failed',
       );
-      return c.json({ status: 'unavailable', reason: version.error.code }, 503);
-    }
-    if (version.value !== SCHEMA_VERSION)
-      return c.json(
-        {
-          status: 'schema_outdated',
-          expected: SCHEMA_VERSION,
-          actual: version.value,
-          fix: 'run clerk-sync migrate',
-        },
-        503,
-      );
-    return c.json({ status: 'ok', schema: version.value });
+    return c.json(health, health.status === 'ok' ? 200 : 503);
   });
 
   app.post(routes.webhook, async (c) => {
     const started = now();
+    // Stage boundaries for the debug line: received, read, verified, validated, answered.
+    const marks = [performance.now()];
     let body: string | null;
     try {
       body = await readLimited(c.req.raw, MAX_BODY_BYTES);
@@ -143,6 +152,7 @@ export function createApp(deps: AppDeps): Hono {
       deps.logger.debug({ err: { name: (error as Error).name } }, 'delivery body not received (aborted)');
       return c.json({ error: 'body not received' }, 400);
     }
+    marks.push(performance.now());
     if (body === null) return c.json(TOO_LARGE, 413);
     const headers: Record<string, string> = {};
     for (const name of HEADER_NAMES) {
@@ -161,9 +171,11 @@ export function createApp(deps: AppDeps): Hono {
       );
       return c.json(UNAUTHORIZED, 401);
     }
+    marks.push(performance.now());
 
     const { payload, json } = verified;
     const event = interpret(payload);
+    marks.push(performance.now());
     const base = {
       svix_id,
       type: event.type,
@@ -195,6 +207,17 @@ export function createApp(deps: AppDeps): Hono {
       );
 
     const ms = now() - started;
+    marks.push(performance.now());
+    deps.logger.debug(
+      {
+        svix_id,
+        kind: event.kind,
+        stages_ms: stageTimes(marks),
+        ...(answer.ok ? { outcome: answer.value } : { err: classified(answer.error) }),
+        totals: count(answer.ok ? answer.value : 'not_applied'),
+      },
+      'webhook stages',
+    );
     if (!answer.ok) {
       // Not applied and not stored whole: Svix retries, whatever the cause.
       deps.logger.error(

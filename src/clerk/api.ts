@@ -8,31 +8,22 @@
 import type { ListEndpoint } from '../core/kinds.ts';
 import { ClerkApiError, errorForStatus, type RetryReason, retriesExhausted } from './errors.ts';
 import { abortable, createGate, type Rate, type Sleep, timerSleep } from './limiter.ts';
+import {
+  type Page,
+  type PagingEvent,
+  type Query,
+  unexpectedAnswer,
+  type WalkOptions,
+  walkList,
+} from './paging.ts';
 
-/** Clerk's maximum `limit`. */
-export const PAGE_SIZE = 500;
+export type { Fallback, Page, PagingMode, Query } from './paging.ts';
+export { PAGE_SIZE } from './paging.ts';
+
 /** 90 % of the development-instance limit (100 requests / 10 s); production allows 1000 / 10 s. */
 export const DEFAULT_RATE: Rate = { requests: 90, windowMs: 10_000 };
 
-/** One page of a list, in the order Clerk returned it. */
-export interface Page {
-  /** Position of `items[0]` in the whole list. */
-  offset: number;
-  /** Raw Clerk objects, not validated. */
-  items: unknown[];
-  /** Clerk's `total_count`, or null for a list without one (users: see `count`). */
-  total: number | null;
-  /** `id` of the last item: with `offset + items.length`, a checkpoint to resume from. */
-  lastId: string | null;
-}
-
-export interface PagesOptions {
-  /** Resume at this position (also numbers the pages). */
-  startOffset?: number;
-  /** A list with a cursor only: resume after this id instead of walking `startOffset` rows again. */
-  startAfter?: string;
-  signal?: AbortSignal;
-}
+export type PagesOptions = WalkOptions;
 
 export type ApiEvent =
   /** An answer arrived (any status). `attempt` counts from 1. */
@@ -47,7 +38,8 @@ export type ApiEvent =
       delayMs: number;
     }
   /** A 429: every request of the client waits `delayMs`. */
-  | { type: 'pause'; path: string; delayMs: number };
+  | { type: 'pause'; path: string; delayMs: number }
+  | PagingEvent;
 
 export interface ClerkApiOptions {
   /** `sk_test_…` / `sk_live_…`. */
@@ -69,12 +61,14 @@ export interface ClerkApiOptions {
   onEvent?: (event: ApiEvent) => void;
 }
 
-export type Query = Record<string, string | number>;
-
 export interface ClerkApi {
   /** Total number of objects on a list endpoint (a kind's `list` in the registry). */
   count(list: ListEndpoint, signal?: AbortSignal): Promise<number>;
-  /** Pages of a list, oldest first, the next one fetched while the caller works on the current one. */
+  /**
+   * Pages of a list endpoint (a kind's `list` in the registry), oldest first, the next one fetched
+   * while the caller works on the current one; by cursor where honoured, by overlapping offsets
+   * otherwise (see {@link walkList}).
+   */
   pages(list: ListEndpoint, options?: PagesOptions): AsyncGenerator<Page, void, undefined>;
   /** A GET through the limiter and retries; the parsed JSON body. */
   get(path: string, query?: Query, signal?: AbortSignal): Promise<unknown>;
@@ -229,75 +223,20 @@ export function createClerkApi(options: ClerkApiOptions): ClerkApi {
     }
   }
 
-  async function count(list: ListEndpoint, signal?: AbortSignal): Promise<number> {
-    const path = list.countPath ?? list.path;
-    const body = await get(path, list.countPath ? {} : { limit: 1 }, signal);
+  async function count({ path, countPath }: ListEndpoint, signal?: AbortSignal): Promise<number> {
+    const body = await get(countPath ?? path, countPath ? {} : { limit: 1 }, signal);
     const total = (body as { total_count?: unknown } | null)?.total_count;
-    if (typeof total !== 'number') throw unexpected(path, 'total_count');
+    if (typeof total !== 'number') throw unexpectedAnswer(countPath ?? path, 'total_count', apiUrl);
     return total;
   }
 
-  function unexpected(path: string, missing: string): ClerkApiError {
-    return new ClerkApiError(
-      'unexpected_response',
-      `Clerk's answer to GET ${path} has no ${missing}: check CLERK_API_URL (${apiUrl}).`,
-      { path },
-    );
-  }
-
-  async function fetchPage(
-    { path, enveloped }: ListEndpoint,
-    offset: number,
-    after: string | null,
-    signal: AbortSignal,
-  ): Promise<Page> {
-    // Offsets walk and discard every row before them; Clerk recommends the cursor for users.
-    const position: Query = after === null ? { offset } : { starting_after: after };
-    const body = await get(path, { limit: PAGE_SIZE, order_by: '+created_at', ...position }, signal);
-    const envelope = body as { data?: unknown; total_count?: unknown } | null;
-    const items = enveloped ? envelope?.data : body;
-    if (!Array.isArray(items)) throw unexpected(path, enveloped ? 'data array' : 'array of users');
-    const last: unknown = items.at(-1);
-    const lastId =
-      typeof (last as { id?: unknown } | null)?.id === 'string' ? (last as { id: string }).id : null;
-    // A server that ignores the cursor would hand back the same page forever.
-    if (after !== null && items.some((item) => (item as { id?: unknown } | null)?.id === after)) {
-      throw unexpected(path, 'support for starting_after (the page repeats the cursor)');
-    }
-    const total = enveloped && typeof envelope?.total_count === 'number' ? envelope.total_count : null;
-    return { offset, items, total, lastId };
-  }
-
-  async function* pages(
-    list: ListEndpoint,
-    options: PagesOptions = {},
-  ): AsyncGenerator<Page, void, undefined> {
-    const { startOffset = 0, startAfter, signal } = options;
-    if (startAfter !== undefined && !list.cursor)
-      throw new TypeError(`pages: ${list.path} has no cursor to start after`);
-    // Our own signal, so a consumer that stops early also cancels the prefetched request.
-    const controller = new AbortController();
-    const onAbort = () => controller.abort(signal?.reason);
-    if (signal?.aborted) onAbort();
-    signal?.addEventListener('abort', onAbort, { once: true });
-    const load = (offset: number, after: string | null) => {
-      const page = fetchPage(list, offset, after, controller.signal);
-      page.catch(() => {}); // surfaced when awaited; this only prevents an unhandled rejection meanwhile
-      return page;
+  function pages(list: ListEndpoint, options: PagesOptions = {}): AsyncGenerator<Page, void, undefined> {
+    const client = {
+      get: (path: string, query: Query, signal: AbortSignal) => get(path, query, signal),
+      apiUrl,
+      onEvent,
     };
-    try {
-      let next = load(startOffset, startAfter ?? null);
-      for (;;) {
-        const page = await next;
-        const full = page.items.length >= PAGE_SIZE;
-        if (full) next = load(page.offset + page.items.length, list.cursor ? page.lastId : null);
-        yield page;
-        if (!full) return;
-      }
-    } finally {
-      signal?.removeEventListener('abort', onAbort);
-      controller.abort();
-    }
+    return walkList(client, list, options);
   }
 
   return { count, pages, get };

@@ -106,12 +106,28 @@ export function retriesExhausted(
   apiUrl: string,
   cause: unknown,
 ): ClerkApiError {
+  const host = unknownHost(cause);
+  if (reason === 'network' && host !== null)
+    return new ClerkApiError(
+      reason,
+      `Cannot find the host '${host}' of CLERK_API_URL (${apiUrl}): check CLERK_API_URL (Clerk's is https://api.clerk.com/v1) and the DNS.`,
+      { path, status, cause },
+    );
   const messages: Record<RetryReason, string> = {
     rate_limited: `Clerk kept answering 429 (too many requests) to GET ${path} after ${attempts} attempts: lower the request budget, or try again when other clients of this instance are quieter.`,
     server: `Clerk answered ${status} to GET ${path} ${attempts} times in a row: Clerk may be having trouble (https://status.clerk.com) — try again later.`,
     network: `Could not reach Clerk at ${apiUrl} (GET ${path}, ${attempts} attempts${describe(cause)}): check CLERK_API_URL and the network.`,
   };
   return new ClerkApiError(reason, messages[reason], { path, status, cause });
+}
+
+/** The host name DNS did not know, anywhere in the cause chain (undici: `fetch failed` ← `getaddrinfo ENOTFOUND h`). */
+function unknownHost(error: unknown): string | null {
+  for (let e = error; e instanceof Error; e = e.cause) {
+    const { code, hostname } = e as { code?: unknown; hostname?: unknown };
+    if (code === 'ENOTFOUND') return typeof hostname === 'string' ? hostname : '?';
+  }
+  return null;
 }
 
 /** `: fetch failed: connect ECONNREFUSED …` — undici hides the useful part in `cause`. */

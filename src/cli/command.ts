@@ -13,6 +13,11 @@ export interface Io {
   tty?: boolean;
   /** Colour allowed (a terminal, and NO_COLOR unset). */
   color?: boolean;
+  /**
+   * Calls `handler` on the first Ctrl-C (SIGINT) instead of exiting, until the returned function
+   * is called. For commands that stop cleanly and say where; the others leave Ctrl-C alone.
+   */
+  onInterrupt?: (handler: () => void) => () => void;
 }
 
 /** A failure the user can act on: printed as one line, exit status 1. */

@@ -3,7 +3,8 @@
  */
 import { parseArgs } from 'node:util';
 import { ClerkApiError } from '../clerk/errors.ts';
-import { ConfigError, type Env } from '../core/config.ts';
+import { ConfigError, type Env, parseConfig } from '../core/config.ts';
+import { explainDatabaseError } from '../node/database-error.ts';
 import { packageInfo } from '../node/package.ts';
 import { StoreError } from '../store/port.ts';
 import { CliError, type Command, type Io } from './command.ts';
@@ -22,6 +23,10 @@ const defaultIo: Io = {
   progress: (line) => process.stderr.write(`\r\x1b[2K${line}`),
   tty: process.stderr.isTTY === true,
   color: process.stdout.isTTY === true && !process.env.NO_COLOR,
+  onInterrupt: (handler) => {
+    process.once('SIGINT', handler);
+    return () => process.off('SIGINT', handler);
+  },
 };
 
 const commands: Record<string, Command> = {
@@ -79,26 +84,49 @@ export async function main(argv: string[], env: Env, io: Io = defaultIo): Promis
     }
     return await command.run(args as { values: Record<string, unknown>; positionals: string[] }, env, io);
   } catch (error) {
-    io.err(`clerk-sync ${name}: ${describe(error)}`);
+    io.err(`clerk-sync ${name}: ${describe(error, name, command, env)}`);
     return 1;
   }
 }
 
-function describe(error: unknown): string {
+/** The failure as one line that says what to change. */
+function describe(error: unknown, name: string, command: Command, env: Env): string {
   if (error instanceof ConfigError) return error.problems.join('; ');
   if (error instanceof CliError || error instanceof ClerkApiError)
     return error.message.split('\n')[0] as string;
+  const option = badOption(error, name, command);
+  if (option !== null) return option;
+  const database = databaseOf(env);
+  const explained = database === null ? null : explainDatabaseError(error, database);
+  if (explained !== null) return explained;
   if (error instanceof StoreError)
     return error.retryable
-      ? `the database is unavailable (${error.code}): ${error.message} — check DATABASE_URL / SUPABASE_URL and retry`
-      : `the database refused the call: ${error.message} — is the schema current? (clerk-sync migrate)`;
-  if (error instanceof Error) {
-    const code = (error as { code?: string }).code;
-    if (code === 'ECONNREFUSED')
-      return 'cannot reach the database: is it running, and is DATABASE_URL right?';
-    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE')
-      return `${error.message} (see --help)`;
-    return error.message.split('\n')[0] as string;
-  }
+      ? `the database is unavailable (${error.message}): check DATABASE_URL / SUPABASE_URL, then retry`
+      : `the database refused the call (${error.message}): run clerk-sync doctor to check the set-up`;
+  if (error instanceof Error) return error.message.split('\n')[0] as string;
   return String(error);
+}
+
+function databaseOf(env: Env) {
+  try {
+    return parseConfig(env).database;
+  } catch {
+    return null;
+  }
+}
+
+/** parseArgs' complaints, reworded to name the option and list the ones the command takes. */
+function badOption(error: unknown, name: string, command: Command): string | null {
+  const code = (error as { code?: unknown } | null)?.code;
+  const message = error instanceof Error ? error.message : '';
+  const flag = /'(-[^' ]+)/.exec(message)?.[1] ?? '';
+  const known = Object.keys(command.options ?? {}).map((o) => `--${o}`);
+  const takes = known.length === 0 ? 'no options' : known.join(', ');
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION')
+    return `unknown option ${flag}: ${name} takes ${takes} (clerk-sync ${name} --help)`;
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE')
+    return /argument missing/.test(message)
+      ? `${flag} needs a value (clerk-sync ${name} --help)`
+      : `${flag} takes no value (clerk-sync ${name} --help)`;
+  return null;
 }

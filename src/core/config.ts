@@ -18,7 +18,7 @@ export interface Config {
   clerkSecretKey: string | undefined;
   clerkApiUrl: string;
   port: number;
-  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  logLevel: (typeof LOG_LEVELS)[number];
 }
 
 /** What a caller needs on top of the always-checked variables. */
@@ -42,10 +42,28 @@ export class ConfigError extends Error {
 const blankToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
 const optional = <T extends z.ZodType>(schema: T) => z.preprocess(blankToUndefined, schema.optional());
 
+const SIGNING_SECRET_SOURCE = 'Clerk dashboard → Webhooks → your endpoint → Signing Secret';
+/** What svix accepts after `whsec_`: padded base64. */
+const SIGNING_SECRET = /^whsec_(?=.)(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/**
+ * What is wrong with a webhook signing secret, or null when svix will accept it.
+ * @example signingSecretProblem('whsec_abc'); // 'is not valid: the part after whsec_ must be base64 …'
+ */
+export function signingSecretProblem(value: string): string | null {
+  if (SIGNING_SECRET.test(value)) return null;
+  if (!value.startsWith('whsec_')) return `must start with whsec_ (${SIGNING_SECRET_SOURCE})`;
+  return `is not valid: the part after whsec_ must be base64, and this one was cut short or changed when copied — copy it again (${SIGNING_SECRET_SOURCE})`;
+}
+
+const PORT_MESSAGE = 'must be a port number from 0 to 65535, e.g. PORT=8787';
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
 const schema = z.object({
   CLERK_WEBHOOK_SIGNING_SECRET: optional(
-    z.string().regex(/^whsec_[A-Za-z0-9+/=]+$/, {
-      message: 'must start with whsec_ (Clerk dashboard → Webhooks → your endpoint → Signing Secret)',
+    z.string().superRefine((value, ctx) => {
+      const problem = signingSecretProblem(value);
+      if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
     }),
   ),
   DATABASE_URL: optional(
@@ -63,8 +81,15 @@ const schema = z.object({
     }),
   ),
   CLERK_API_URL: optional(z.url({ message: 'must be a URL such as https://api.clerk.com/v1' })),
-  PORT: optional(z.coerce.number().int().min(0).max(65_535)),
-  LOG_LEVEL: optional(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])),
+  PORT: optional(
+    z
+      .string()
+      .trim()
+      .regex(/^\d{1,5}$/, { message: PORT_MESSAGE })
+      .transform(Number)
+      .refine((port) => port <= 65_535, { message: PORT_MESSAGE }),
+  ),
+  LOG_LEVEL: optional(z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` })),
 });
 
 /**

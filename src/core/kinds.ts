@@ -43,7 +43,7 @@ export interface ListEndpoint {
   path: string;
   /** `{ data, total_count }` (true) or a bare array (false, `/users`). */
   enveloped: boolean;
-  /** Clerk documents the `starting_after` cursor for it (only `/users` today). */
+  /** Clerk documents the `starting_after` cursor for it (only `/users` today): tried first, offsets as fallback. */
   cursor: boolean;
   /** Where the total comes from when the list has no `total_count` (`/users/count`). */
   countPath?: string;

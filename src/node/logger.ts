@@ -29,6 +29,16 @@ export function logDestination(dest: number | string = 1): pino.DestinationStrea
 }
 
 /**
+ * pino-pretty on a terminal: one line per entry (its fields as JSON after the message), so that a
+ * delivery takes one line, not one per field.
+ */
+export const PRETTY_OPTIONS = {
+  ignore: 'pid,hostname,service',
+  singleLine: true,
+  translateTime: 'SYS:HH:MM:ss.l',
+} as const;
+
+/**
  * Creates the process logger: pretty on a terminal, JSON lines to `destination` (default
  * {@link logDestination}) otherwise.
  * @example const logger = createLogger('info');
@@ -42,8 +52,6 @@ export function createLogger(level: Config['logLevel'], destination?: pino.Desti
     serializers: { err: (err: unknown) => err },
   };
   if (destination === undefined && process.stdout.isTTY)
-    return wrap(
-      pino({ ...options, transport: { target: 'pino-pretty', options: { ignore: 'pid,hostname,service' } } }),
-    );
+    return wrap(pino({ ...options, transport: { target: 'pino-pretty', options: PRETTY_OPTIONS } }));
   return wrap(pino(options, destination ?? logDestination()));
 }

@@ -4,6 +4,7 @@
  */
 import { createApp } from '../app/app.ts';
 import { type Env, parseConfig } from '../core/config.ts';
+import { checkDatabaseAtStart } from './database-error.ts';
 import { nodeDeps } from './deps.ts';
 import { nodeHmac } from './hmac.ts';
 import { exitOnSignals, serveNode } from './http.ts';
@@ -17,6 +18,7 @@ export async function startReceiver(env: Env): Promise<{ url: string }> {
   const config = parseConfig(env, { signingSecret: true });
   const logger = createLogger(config.logLevel);
   const { store, signingSecret, devSecret } = await nodeDeps(config);
+  await checkDatabaseAtStart(store, config.database, logger);
   const node = serveNode({
     fetch: createApp({ store, signingSecret, logger, hmac: nodeHmac }).fetch,
     port: config.port,

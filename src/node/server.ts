@@ -7,8 +7,8 @@ import { startReceiver } from './serve.ts';
 try {
   await startReceiver(process.env);
 } catch (error) {
-  process.stderr.write(
-    `${error instanceof ConfigError ? error.message : `clerk-supabase-sync: ${(error as Error).message}`}\n`,
-  );
+  const lines =
+    error instanceof ConfigError ? error.problems : [(error as Error).message.split('\n')[0] as string];
+  process.stderr.write(lines.map((line) => `clerk-supabase-sync: ${line}\n`).join(''));
   process.exit(1);
 }

@@ -3,10 +3,10 @@ import { createApp } from '../../src/app/app.ts';
 import { sampleEvent } from '../../src/core/samples.ts';
 import type { Queryable } from '../../src/db/database.ts';
 import { pgDatabase } from '../../src/db/pg.ts';
-import { createStore } from '../../src/store/port.ts';
+import { createStore, SCHEMA_VERSION } from '../../src/store/port.ts';
 import { sqlRpc } from '../../src/store/sql.ts';
 import { example, withData } from '../fixtures/clerk-examples.ts';
-import { openTestDatabase, type TestDatabase } from '../support/db.ts';
+import { createEmptyDatabase, openTestDatabase, type TestDatabase } from '../support/db.ts';
 import { captureLogs } from '../support/logs.ts';
 import { post, SECRET, signed } from '../support/webhooks.ts';
 
@@ -414,17 +414,61 @@ describe('GET /healthz', () => {
   });
 });
 
+describe('an unmigrated database', () => {
+  it('/healthz says schema_missing and the fix; a delivery is answered 503 so Svix retries it', async () => {
+    const empty = await createEmptyDatabase();
+    try {
+      const bare = createApp({
+        store: createStore(sqlRpc(empty.db)),
+        signingSecret: SECRET,
+        logger: logs.logger,
+      });
+      const health = await bare.request('/healthz');
+      expect(health.status).toBe(503);
+      expect(await health.json()).toEqual({
+        status: 'schema_missing',
+        expected: SCHEMA_VERSION,
+        fix: 'run clerk-sync migrate',
+      });
+      const d = signed(example('user.created.json'));
+      const delivery = await bare.request('/webhooks/clerk', post(d));
+      expect(delivery.status).toBe(503);
+      // At debug level, the failure's classification.
+      expect(logs.lines().find((l) => l.svix_id === d.msgId && l.msg === 'webhook stages')).toMatchObject({
+        err: { code: expect.any(String), sqlstate: '42883', retryable: true },
+      });
+    } finally {
+      await empty.drop();
+    }
+  }, 30_000);
+});
+
 describe('logs', () => {
   it('one line per delivery with id, type, object, outcome and ms — and no personal data', async () => {
     const d = signed(example('user.created.docs-example.json'));
     await app.request('/webhooks/clerk', post(d));
-    expect(logs.lines().find((l) => l.svix_id === d.msgId)).toMatchObject({
+    expect(logs.lines().find((l) => l.svix_id === d.msgId && l.msg === 'webhook')).toMatchObject({
       type: 'user.created',
       object_id: 'user_29w83sxmDNGwOuEthce5gg56FcC',
       outcome: 'applied',
       ms: expect.any(Number),
     });
     expect(logs.text()).not.toMatch(/example@example\.org|\+1555|John|Doe|whsec_/);
+  });
+
+  it('at debug level, a line per delivery with stage timings, the SQL outcome and the outcomes so far', async () => {
+    const d = signed(example('user.created.json'));
+    await app.request('/webhooks/clerk', post(d));
+    await app.request('/webhooks/clerk', post(d));
+    const stages = logs.lines().filter((l) => l.svix_id === d.msgId && l.msg === 'webhook stages');
+    expect(stages).toEqual([
+      expect.objectContaining({ kind: 'apply', outcome: 'applied' }),
+      expect.objectContaining({ kind: 'apply', outcome: 'duplicate' }),
+    ]);
+    const [first, second] = stages as { stages_ms: Record<string, number>; totals: Record<string, number> }[];
+    expect(Object.keys(first?.stages_ms ?? {})).toEqual(['read', 'verify', 'validate', 'database']);
+    expect(Object.values(first?.stages_ms ?? {}).every((v) => v >= 0)).toBe(true);
+    expect((second?.totals.duplicate ?? 0) - (first?.totals.duplicate ?? 0)).toBe(1);
   });
 
   it('sample events carry no personal data into the logs either', async () => {

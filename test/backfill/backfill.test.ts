@@ -42,6 +42,8 @@ beforeEach(async () => {
   clerk.data = generateClerkData({ users: 1_234, organizations: 24, membersPerOrg: 25 });
   clerk.stats.requests = 0;
   clerk.latencyMs = 0;
+  clerk.cursor = 'honour';
+  clerk.beforeAnswer = null;
 });
 
 const api = () =>
@@ -248,6 +250,61 @@ describe('backfill into the mirror', () => {
     expect(tombstoned.rows.map((r) => (r as { id: string }).id)).toEqual(sorted(removed));
   });
 
+  it('--prune --dry-run predicts the real run: every count, and the guard decision', async () => {
+    clerk.data = generateClerkData({ users: 300, organizations: 12, membersPerOrg: 25 });
+    await backfill();
+    // 20 users and 1 organization deleted in Clerk (their memberships with them), no webhook seen.
+    deleteClerkUsers(clerk.data.users.slice(10, 30));
+    const org = clerk.data.organizations.splice(11, 1)[0] as { id: string };
+    clerk.data.memberships = clerk.data.memberships.filter(
+      (m) => (m.organization as { id: string }).id !== org.id,
+    );
+    const orphans = (await ids('organization_memberships')).length - clerk.data.memberships.length;
+    expect(orphans).toBeGreaterThan(30); // over 10 % of the memberships: a naive preview refuses
+
+    const counts = (summaries: Awaited<ReturnType<typeof backfill>>) =>
+      summaries.map(({ resumedAt: _r, ...rest }) => rest);
+    const dry = await backfill({ prune: true, dryRun: true });
+    const real = await backfill({ prune: true });
+    expect(counts(dry)).toEqual(counts(real));
+    expect(real.map((s) => [s.kind, s.deleted, s.pruneRefused.length])).toEqual([
+      ['user', 20, 0],
+      ['organization', 1, 0],
+      ['membership', 0, 0],
+    ]);
+    await expectMirrorEqualsClerk();
+  });
+
+  it.each([
+    ['ignores', 'ignore', 'cursor_ignored'],
+    ['refuses', 'refuse', 'cursor_refused'],
+  ] as const)(
+    'converges when Clerk %s the users cursor, and says how it paged',
+    async (_l, cursor, fallback) => {
+      clerk.cursor = cursor;
+      const [users] = await backfill({ kinds: ['user'] });
+      expect(users).toMatchObject({
+        fetched: 1_234,
+        inserted: 1_234,
+        paging: { mode: 'offset', fallback, at: 500 },
+      });
+      await expect(ids('users_public')).resolves.toEqual(sorted(clerk.data.users));
+    },
+  );
+
+  it('converges when Clerk stops honouring the cursor mid-run, deleting users meanwhile', async () => {
+    clerk.beforeAnswer = (url) => {
+      if (!url.search.includes('starting_after=user_00000999')) return;
+      clerk.beforeAnswer = null;
+      clerk.cursor = 'ignore';
+      deleteClerkUsers(clerk.data.users.slice(0, 80)); // shifts every offset by more than the overlap
+    };
+    const [users] = await backfill({ kinds: ['user'] });
+    expect(users?.paging).toEqual({ mode: 'offset', fallback: 'cursor_ignored', at: 1_000 });
+    const mirrored = new Set(await ids('users_public'));
+    expect(clerk.data.users.filter((u) => !mirrored.has(u.id))).toEqual([]);
+  });
+
   it('--prune refuses to delete more than 10% without --force, and prints what would go', async () => {
     await backfill();
     deleteClerkUsers(clerk.data.users.slice(0, 400));
@@ -257,7 +314,7 @@ describe('backfill into the mirror', () => {
     const forced = await backfill({ kinds: ['user'], prune: true, force: true });
     expect(forced[0]?.deleted).toBe(400);
     expect(await ids('users_public')).toEqual(sorted(clerk.data.users));
-  });
+  }, 20_000); // three passes and 400 confirmations: past 5 s on a loaded machine, and then the next test races it
 
   it('never prunes a row Clerk still has, even when offset paging skipped it', async () => {
     await backfill({ kinds: ['organization'] });
@@ -382,7 +439,7 @@ describe.runIf(onServer)('clerk-sync backfill (the command, on the server)', () 
       ['invitations', 24],
       ['domains', 24],
     ]);
-  });
+  }, 20_000); // a spawned CLI: ~2 s to start on an idle machine
 
   it('killed mid-run, it resumes where it stopped', async () => {
     clerk.latencyMs = 150;
@@ -401,19 +458,121 @@ describe.runIf(onServer)('clerk-sync backfill (the command, on the server)', () 
     expect(await ids('users_public')).toEqual(sorted(clerk.data.users));
   }, 30_000);
 
+  it('Ctrl-C (SIGINT) on the real process: exit 130, and where it stopped', async () => {
+    clerk.latencyMs = 150;
+    const child = spawn(cli, ['backfill', '--only', 'users'], {
+      env: env(),
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr?.on('data', (b) => (stderr += b));
+    const started = Date.now();
+    while ((await ids('users_public')).length < 500 && Date.now() - started < 20_000)
+      await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGINT');
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    expect(code).toBe(130);
+    const saved = (await ids('users_public')).length;
+    expect(stderr.trim().split('\n').at(-1)).toBe(
+      `clerk-sync backfill: interrupted at users ${saved}/1234; every page up to there is saved. Run the same command again to resume from there (--restart starts over).`,
+    );
+  }, 30_000);
+
+  /** Runs the command in-process; `onLine` sees each stderr line and may press Ctrl-C. */
+  async function inProcess(argv: string[], onLine: (line: string, interrupt: () => void) => void = () => {}) {
+    const out: string[] = [];
+    const err: string[] = [];
+    let interrupt = () => {};
+    const code = await main(
+      ['backfill', ...argv],
+      { DATABASE_URL: t.url as string, CLERK_SECRET_KEY: SECRET_KEY, CLERK_API_URL: clerk.url },
+      {
+        out: (l) => out.push(l),
+        err: (l) => {
+          err.push(l);
+          onLine(l, interrupt);
+        },
+        tty: false,
+        onInterrupt: (handler) => {
+          interrupt = handler;
+          return () => {
+            interrupt = () => {};
+          };
+        },
+      },
+    );
+    return { code, out, err };
+  }
+
+  it('Ctrl-C stops after the page in hand, says where, and the next run resumes there', async () => {
+    const stopped = await inProcess(['--only', 'users'], (line, interrupt) => {
+      if (line.startsWith('progress: 500/1234 users')) interrupt();
+    });
+    expect(stopped.code).toBe(130);
+    expect(stopped.err.at(-1)).toBe(
+      'clerk-sync backfill: interrupted at users 500/1234; every page up to there is saved. Run the same command again to resume from there (--restart starts over).',
+    );
+    expect(await ids('users_public')).toHaveLength(500);
+
+    const resumed = await inProcess(['--only', 'users']);
+    expect(resumed.code).toBe(0);
+    expect(resumed.err[0]).toBe('users: resumed an interrupted run at 500 (use --restart to start over)');
+    expect(resumed.out[0]).toBe('users: resumed an interrupted run at 500 (use --restart to start over)');
+    expect(resumed.out[1]).toMatch(/^ +fetched +inserted/);
+    expect(await ids('users_public')).toEqual(sorted(clerk.data.users));
+  });
+
+  it('says once, after the table, how each list was paged', async () => {
+    clerk.cursor = 'ignore';
+    const r = await inProcess([]);
+    expect(r.code).toBe(0);
+    expect(r.out.filter((l) => l.startsWith('Paged'))).toEqual([
+      'Paged users by cursor, then by offset from 500 (Clerk ignored the starting_after cursor); organizations by offset; memberships by offset.',
+    ]);
+  });
+
+  it("off a terminal: plain progress lines, no made-up first rate, and Clerk's rate-limit waits", async () => {
+    const limited = await startClerkStandin({
+      secretKey: SECRET_KEY,
+      data: clerk.data,
+      rate: { requests: 3, windowMs: 1_000 },
+    });
+    try {
+      const err: string[] = [];
+      const code = await main(
+        ['backfill', '--only', 'users', '--rate', '1000'],
+        { DATABASE_URL: t.url as string, CLERK_SECRET_KEY: SECRET_KEY, CLERK_API_URL: limited.url },
+        { out: () => {}, err: (l) => err.push(l), tty: false },
+      );
+      expect(code).toBe(0);
+      const counts = err.filter((l) => /^progress: \d/.test(l));
+      // No rate before there is a second to measure it over (a wait may already be on).
+      expect(counts[0]).toMatch(/^progress: 500\/1234 users( {2}waiting \d s for Clerk's rate limit)?$/);
+      expect(counts.at(-1)).toMatch(/^progress: 1234\/1234 users/);
+      // Retry-After: 1, plus up to 0.5 s of jitter.
+      expect(err).toContainEqual(expect.stringMatching(/^progress: waiting [12] s for Clerk's rate limit$/));
+    } finally {
+      await limited.close();
+    }
+  });
+
   it.each([
     ['a wrong secret key', { CLERK_SECRET_KEY: 'sk_test_wrong' }, /Clerk rejected the secret key/],
     ['no secret key', { CLERK_SECRET_KEY: '' }, /CLERK_SECRET_KEY is missing/],
     ['a bad --only', { ARGS: '--only people' }, /--only takes one of users, organizations, memberships/],
-  ])('fails in one line on %s', async (_label, override, pattern) => {
-    const { ARGS, ...vars } = override as Record<string, string>;
-    const failure = (await run(cli, ['backfill', ...(ARGS ? ARGS.split(' ') : [])], {
-      env: { ...env(), ...vars },
-    }).catch((e: unknown) => e)) as { code: number; stderr: string };
-    expect(failure.code).toBe(1);
-    expect(failure.stderr.trim().split('\n')).toHaveLength(1);
-    expect(failure.stderr).toMatch(pattern);
-  });
+  ])(
+    'fails in one line on %s',
+    async (_label, override, pattern) => {
+      const { ARGS, ...vars } = override as Record<string, string>;
+      const failure = (await run(cli, ['backfill', ...(ARGS ? ARGS.split(' ') : [])], {
+        env: { ...env(), ...vars },
+      }).catch((e: unknown) => e)) as { code: number; stderr: string };
+      expect(failure.code).toBe(1);
+      expect(failure.stderr.trim().split('\n')).toHaveLength(1);
+      expect(failure.stderr).toMatch(pattern);
+    },
+    20_000,
+  );
 });
 
 describe('the Clerk stand-in frozen for benchmarks', () => {

@@ -109,7 +109,9 @@ describe('paging', () => {
   });
 
   it.each([
-    ['a cursor', { startOffset: 1000, startAfter: 'user_0999' }, { starting_after: 'user_0999' }],
+    // A cursor is trusted only after a page it can be checked against: the first is by offset,
+    // from a little before the checkpoint, and drops what the checkpoint's last id covers.
+    ['a checkpoint with its last id', { startOffset: 1000, startAfter: 'user_0999' }, { offset: '950' }],
     ['an offset only', { startOffset: 1000 }, { offset: '1000' }],
   ])('resumes users from %s', async (_label, options, position) => {
     server.use(...fakeClerk({ users: users(1234) }));
@@ -121,7 +123,7 @@ describe('paging', () => {
   it.each([
     ['organizations', KINDS.organization.list, organizations(600)],
     ['memberships', KINDS.membership.list, memberships(600)],
-  ] as const)('walks %s by offset, with total_count', async (kind, list, items) => {
+  ] as const)('walks %s by overlapping offsets, with total_count', async (kind, list, items) => {
     server.use(...fakeClerk({ [kind]: items }));
     const pages = await collect(client().pages(list));
     expect(pages.map((p) => [p.offset, p.items.length, p.total])).toEqual([
@@ -129,11 +131,11 @@ describe('paging', () => {
       [500, 100, 600],
     ]);
     expect(pages.flatMap((p) => p.items)).toEqual(items);
-    expect(requests.map((q) => q.offset)).toEqual(['0', '500']);
+    expect(requests.map((q) => q.offset)).toEqual(['0', '450']);
     expect(requests.every((q) => q.order_by === '+created_at' && q.limit === '500')).toBe(true);
   });
 
-  it('refuses a server that ignores the users cursor instead of looping', async () => {
+  it('refuses a server that ignores both the cursor and the offset instead of looping', async () => {
     server.use(http.get(`${API}/users`, () => HttpResponse.json(users(500))));
     await expect(collect(client().pages(KINDS.user.list))).rejects.toMatchObject({
       code: 'unexpected_response',
@@ -164,7 +166,7 @@ describe('paging', () => {
     });
     server.use(
       http.get(`${API}/organizations`, ({ request }) => {
-        if (new URL(request.url).searchParams.get('offset') === '500') secondRequested();
+        if (new URL(request.url).searchParams.get('offset') === '450') secondRequested();
         return undefined; // falls through to fakeClerk
       }),
     );
@@ -179,8 +181,8 @@ describe('paging', () => {
         seenWhileOnFirst.push(requests.map((q) => q.offset ?? ''));
       }
     }
-    expect(seenWhileOnFirst).toEqual([['0', '500']]);
-    expect(requests.map((q) => q.offset)).toEqual(['0', '500', '1000']);
+    expect(seenWhileOnFirst).toEqual([['0', '450']]);
+    expect(requests.map((q) => q.offset)).toEqual(['0', '450', '900']);
   });
 
   it('sends nothing more when the caller stops early', async () => {
@@ -385,5 +387,31 @@ describe('parseRetryAfter', () => {
     ['absent', null, null],
   ])('%s', (_label, header, expected) => {
     expect(parseRetryAfter(header, now)).toBe(expected);
+  });
+});
+
+describe('an unknown host in CLERK_API_URL', () => {
+  it('says which host DNS did not know, and what to check', async () => {
+    const dns = Object.assign(new Error('getaddrinfo ENOTFOUND api.clerk.tset'), {
+      code: 'ENOTFOUND',
+      hostname: 'api.clerk.tset',
+    });
+    const fetchFails: typeof fetch = async () => {
+      throw new TypeError('fetch failed', { cause: dns });
+    };
+    const error = await createClerkApi({
+      secretKey: SECRET,
+      apiUrl: 'https://api.clerk.tset/v1',
+      maxRetries: 1,
+      ...virtualClock(),
+      fetch: fetchFails,
+    })
+      .count(KINDS.user.list)
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      code: 'network',
+      message:
+        "Cannot find the host 'api.clerk.tset' of CLERK_API_URL (https://api.clerk.tset/v1): check CLERK_API_URL (Clerk's is https://api.clerk.com/v1) and the DNS.",
+    });
   });
 });

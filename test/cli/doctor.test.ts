@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { HttpResponse, http } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/app/app.ts';
 import { doctorCommand, formatCheck } from '../../src/cli/commands/doctor.ts';
+import { silentLogger } from '../../src/core/logger.ts';
 import type { Database } from '../../src/db/database.ts';
 import { loadMigrations, migrate } from '../../src/db/migrate.ts';
 import { createStore, SCHEMA_VERSION } from '../../src/store/port.ts';
@@ -64,13 +66,14 @@ const healthy = {
 async function doctor(
   env: Record<string, string | undefined>,
   db: DbName | null = 'current',
-  options: { json?: boolean; color?: boolean } = {},
+  options: { json?: boolean; color?: boolean; url?: string } = {},
 ) {
   const captured = captureIo({ color: options.color ?? false });
   const command = doctorCommand(
     db === null ? {} : { openStore: async () => createStore(sqlRpc(databases[db])) },
   );
-  const code = await command.run({ values: { json: options.json }, positionals: [] }, env, captured.io);
+  const values = { json: options.json, ...(options.url ? { url: options.url } : {}) };
+  const code = await command.run({ values, positionals: [] }, env, captured.io);
   return { code, lines: captured.out().split('\n'), err: captured.err() };
 }
 
@@ -290,7 +293,10 @@ describe('clerk-sync doctor', () => {
 
   it('--help', async () => {
     const r = await cli(['doctor', '--help']);
-    expect(r).toMatchObject({ code: 0, out: expect.stringMatching(/^Usage: clerk-sync doctor \[--json\]/) });
+    expect(r).toMatchObject({
+      code: 0,
+      out: expect.stringMatching(/^Usage: clerk-sync doctor \[--url URL\] \[--json\]/),
+    });
   });
 
   it.runIf(onServer)('reads DATABASE_URL through the CLI', async () => {
@@ -308,5 +314,58 @@ describe('clerk-sync doctor', () => {
     expect(r.lines).toContain(
       `✗ database: ${url.hostname}:${url.port}/clerk_sync_no_such_database: the database does not exist → check the database name in DATABASE_URL`,
     );
+  });
+
+  describe('--url: the receiver', () => {
+    /** A real receiver (createApp) on `db` with `secret`, reached at http://receiver.test. */
+    const receiver = (secret: string, db: DbName = 'current') => {
+      const app = createApp({
+        store: createStore(sqlRpc(databases[db])),
+        signingSecret: secret,
+        logger: silentLogger,
+      });
+      clerk.use(http.all('http://receiver.test/*', ({ request }) => app.fetch(request)));
+    };
+    const URL_ = 'http://receiver.test/webhooks/clerk';
+    const receiverLines = (lines: string[]) => lines.filter((l) => / receiver/.test(l));
+
+    it('up, and accepting this signing secret: two ✓ lines, nothing written', async () => {
+      receiver(healthy.CLERK_WEBHOOK_SIGNING_SECRET);
+      const r = await doctor(healthy, 'current', { url: URL_ });
+      expect(receiverLines(r.lines)).toEqual([
+        `✓ receiver: ${URL_} is up and accepts deliveries signed with this secret`,
+        '✓ receiver database: http://receiver.test/healthz: reachable, schema current',
+      ]);
+      expect(r.code).toBe(0);
+      expect(
+        (await databases.current.query('select count(*)::int as n from clerk_sync.events')).rows,
+      ).toEqual([{ n: 0 }]);
+    });
+
+    it('with another signing secret: ✗ saying to use the same one', async () => {
+      receiver(`whsec_${randomBytes(24).toString('base64')}`);
+      const r = await doctor(healthy, 'current', { url: URL_ });
+      expect(receiverLines(r.lines)[0]).toBe(
+        `✗ receiver: ${URL_} refused a delivery signed with this CLERK_WEBHOOK_SIGNING_SECRET (401) → use the same CLERK_WEBHOOK_SIGNING_SECRET here and on the receiver (Clerk dashboard → Webhooks → your endpoint → Signing Secret)`,
+      );
+      expect(r.code).toBe(1);
+    });
+
+    it('on an unmigrated database: ✗ naming migrate', async () => {
+      receiver(healthy.CLERK_WEBHOOK_SIGNING_SECRET, 'empty');
+      const r = await doctor(healthy, 'current', { url: URL_ });
+      expect(receiverLines(r.lines)).toEqual([
+        `✓ receiver: ${URL_} is up and accepts deliveries signed with this secret`,
+        "✗ receiver database: http://receiver.test/healthz: the receiver's database has no clerk-sync schema → run clerk-sync migrate on the receiver's database",
+      ]);
+    });
+
+    it('nothing listening: ✗ saying to start it', async () => {
+      clerk.use(http.all('http://receiver.test/*', () => HttpResponse.error()));
+      const r = await doctor(healthy, 'current', { url: URL_ });
+      expect(receiverLines(r.lines)).toEqual([
+        expect.stringMatching(/^✗ receiver: cannot reach http:\/\/receiver\.test\/webhooks\/clerk \(.+\) → /),
+      ]);
+    });
   });
 });

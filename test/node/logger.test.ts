@@ -1,4 +1,7 @@
+import { Writable } from 'node:stream';
+import pretty from 'pino-pretty';
 import { describe, expect, it } from 'vitest';
+import { createLogger, PRETTY_OPTIONS } from '../../src/node/logger.ts';
 import { captureLogs } from '../support/logs.ts';
 
 describe('the Node (pino) logger', () => {
@@ -30,5 +33,28 @@ describe('the Node (pino) logger', () => {
     const { logger, lines } = captureLogs('info');
     logger.error({ err: new TypeError('boom') }, 'failed');
     expect(lines()[0]?.err).toEqual({ name: 'TypeError', message: 'boom' });
+  });
+
+  it('on a terminal, a delivery takes one line', async () => {
+    let text = '';
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        text += String(chunk);
+        done();
+      },
+    });
+    const logger = createLogger(
+      'info',
+      pretty({ ...PRETTY_OPTIONS, colorize: false, destination: sink, sync: true }),
+    );
+    logger.info(
+      { svix_id: 'msg_1', type: 'user.created', object_id: 'user_1', outcome: 'applied', status: 200, ms: 3 },
+      'webhook',
+    );
+    expect(text.split('\n').filter(Boolean)).toEqual([
+      expect.stringMatching(
+        /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: webhook {"svix_id":"msg_1","type":"user.created","object_id":"user_1","outcome":"applied","status":200,"ms":3}$/,
+      ),
+    ]);
   });
 });

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pgliteDatabase } from '../../src/db/pglite.ts';
+import { createEmptyDatabase, onServer } from '../support/db.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const run = promisify(execFile);
@@ -87,4 +88,61 @@ describe('npm start on the embedded default', () => {
       await db.close();
     }
   }, 30_000);
+});
+
+describe('npm start says plainly what is wrong', () => {
+  const start = (env: Record<string, string>) => {
+    const { DATABASE_URL: _a, SUPABASE_URL: _b, CLERK_WEBHOOK_SIGNING_SECRET: _c, ...rest } = process.env;
+    const child = spawn(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, 'src/node/server.ts')], {
+      env: { ...rest, ...env },
+    });
+    let output = '';
+    child.stdout?.on('data', (b) => (output += b));
+    child.stderr?.on('data', (b) => (output += b));
+    return { child, output: () => output };
+  };
+
+  it('PORT=abc: one line naming the variable and the fix, exit 1', async () => {
+    const { child, output } = start({ PORT: 'abc' });
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    expect(code).toBe(1);
+    expect(output()).toBe(
+      'clerk-supabase-sync: PORT must be a port number from 0 to 65535, e.g. PORT=8787\n',
+    );
+  }, 30_000);
+
+  it.runIf(onServer)(
+    'an unmigrated database: said before listening, and /healthz says schema_missing',
+    async () => {
+      const empty = await createEmptyDatabase();
+      const port = await freePort();
+      const { child, output } = start({
+        DATABASE_URL: empty.url as string,
+        CLERK_WEBHOOK_SIGNING_SECRET: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+        PORT: String(port),
+      });
+      try {
+        await expect.poll(output, { timeout: 20_000 }).toMatch(/listening on/);
+        const where = new URL(empty.url as string);
+        const lines = output()
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as { msg: string });
+        expect(lines.map((l) => l.msg)).toEqual([
+          `the database at ${where.hostname}:${where.port}${where.pathname} has no clerk-sync schema: run clerk-sync migrate (or supabase db push); until then every delivery is answered 503 and Svix retries it`,
+          `listening on http://localhost:${port}/webhooks/clerk`,
+        ]);
+        const health = await fetch(`http://localhost:${port}/healthz`);
+        expect([health.status, await health.json()]).toEqual([
+          503,
+          expect.objectContaining({ status: 'schema_missing', fix: 'run clerk-sync migrate' }),
+        ]);
+      } finally {
+        child.kill('SIGTERM');
+        await new Promise((resolve) => child.once('exit', resolve));
+        await empty.drop();
+      }
+    },
+    40_000,
+  );
 });

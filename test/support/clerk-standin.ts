@@ -1,7 +1,8 @@
 /**
  * @module A local HTTP stand-in of Clerk's Backend API (test and benchmark support only): Clerk's
  * shapes for the list endpoints the backfill uses, bearer auth, paging by offset and (users)
- * `starting_after`, 404s, and an optional rate limit answering 429 with Retry-After.
+ * `starting_after` — honoured, ignored or refused, switchable mid-run — 404s, and an optional rate
+ * limit answering 429 with Retry-After.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -107,8 +108,17 @@ export interface ClerkStandin {
   stats: { requests: number; rateLimited: number; byPath: Record<string, number> };
   /** Delay every answer by this many ms (to let tests race the backfill). */
   latencyMs: number;
+  /**
+   * What `starting_after` does: `honour` it (Clerk's spec), `ignore` it (answer from `offset`, as a
+   * server that does not know it would), or `refuse` it (422). Tests may switch it mid-run.
+   */
+  cursor: CursorBehaviour;
+  /** Runs before each request is answered (tests change `data` or `cursor` at an exact request). */
+  beforeAnswer: ((url: URL) => void) | null;
   close(): Promise<void>;
 }
+
+export type CursorBehaviour = 'honour' | 'ignore' | 'refuse';
 
 const byCreated = (a: Obj, b: Obj) => a.created_at - b.created_at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
@@ -183,6 +193,7 @@ export async function startClerkStandin(options: {
    * under test — as little CPU as possible. Tests that edit `data` must leave it off.
    */
   frozen?: boolean;
+  cursor?: CursorBehaviour;
 }): Promise<ClerkStandin> {
   const sent: number[] = [];
   const frozen = options.frozen ? freeze(options.data) : null;
@@ -191,12 +202,15 @@ export async function startClerkStandin(options: {
     data: options.data,
     stats: { requests: 0, rateLimited: 0, byPath: {} },
     latencyMs: options.latencyMs ?? 0,
+    cursor: options.cursor ?? 'honour',
+    beforeAnswer: null,
     close: async () => {},
   };
 
   function handle(req: IncomingMessage, res: ServerResponse) {
     const url = new URL(req.url ?? '/', 'http://standin');
     const path = url.pathname.replace(/^\/v1/, '');
+    standin.beforeAnswer?.(url);
     standin.stats.requests++;
     const route = path.replace(/\/(user|org|orgmem|role|perm|orginv|orgdmn)_[^/]+/g, '/:id');
     standin.stats.byPath[route] = (standin.stats.byPath[route] ?? 0) + 1;
@@ -218,15 +232,17 @@ export async function startClerkStandin(options: {
     const offset = Number(url.searchParams.get('offset') ?? 0);
     if (!Number.isInteger(limit) || limit < 1 || limit > 500 || !Number.isInteger(offset) || offset < 0)
       return send(res, 422, clerkError('form_param_value_invalid', 'limit must be 1..500'));
+    const cursor = url.searchParams.get('starting_after');
+    if (cursor !== null && standin.cursor === 'refuse')
+      return send(res, 422, clerkError('form_param_unknown', 'starting_after is not a valid parameter'));
+    const after = standin.cursor === 'honour' ? cursor : null;
     const page = (items: Obj[]) => {
       const sorted = [...items].sort(byCreated);
-      const after = url.searchParams.get('starting_after');
       const from = after ? sorted.findIndex((u) => u.id === after) + 1 : offset;
       return sorted.slice(from, from + limit);
     };
     // The same page, as the JSON of its objects, from the lists sorted and serialized up front.
     const frozenPage = (list: FrozenList): Uint8Array => {
-      const after = url.searchParams.get('starting_after');
       const from = after ? (list.position.get(after) ?? -1) + 1 : offset;
       const to = Math.min(from + limit, list.count);
       return to > from ? list.bytes.subarray(list.starts[from], list.ends[to - 1]) : new Uint8Array(0);

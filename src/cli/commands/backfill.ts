@@ -4,11 +4,12 @@
 
 import { setFlagsFromString } from 'node:v8';
 import { type KindSummary, runBackfill } from '../../backfill/backfill.ts';
-import { type ApiEvent, createClerkApi, DEFAULT_RATE } from '../../clerk/api.ts';
+import { type ApiEvent, createClerkApi, DEFAULT_RATE, type Fallback } from '../../clerk/api.ts';
 import { parseConfig } from '../../core/config.ts';
 import { KIND_NAMES, KINDS, type KindName, kindByPlural } from '../../core/kinds.ts';
 import { openStore } from '../../store/open.ts';
 import { CliError, type Command, type Io } from '../command.ts';
+import { createProgress, type Progress } from '../progress.ts';
 
 /**
  * A backfill allocates a page of short-lived objects every ~50 ms, and V8 then grows the old
@@ -52,83 +53,102 @@ export const backfill: Command = {
     const config = parseConfig(env, { clerkSecretKey: true });
     const only = values.only === undefined ? undefined : kindByPlural(values.only as string);
     if (values.only !== undefined && only === undefined)
-      throw new CliError(`--only takes one of ${PLURALS.join(', ')}`);
+      throw new CliError(`--only takes one of ${PLURALS.join(', ')}, not '${values.only as string}'`);
     const rate = values.rate === undefined ? DEFAULT_RATE.requests : Number(values.rate);
     if (!Number.isInteger(rate) || rate < 1)
       throw new CliError('--rate takes a whole number of requests per 10 s, e.g. --rate 1000');
+    const json = values.json === true;
+    const dryRun = values['dry-run'] === true;
 
+    const progress = createProgress(io, { quiet: json });
     const api = createClerkApi({
       secretKey: config.clerkSecretKey as string,
       apiUrl: config.clerkApiUrl,
       rate: { requests: rate, windowMs: DEFAULT_RATE.windowMs },
-      onEvent: (e) => reportApiEvent(e, io),
+      onEvent: (e) => reportApiEvent(e, progress),
     });
     setFlagsFromString(HEAP_GROWING);
     const store = await openStore(config);
-    const progress = createProgress(io, values.json === true);
+    // Ctrl-C stops at the next page boundary (the page being applied commits); a second one kills.
+    const interrupt = new AbortController();
+    const stopListening = io.onInterrupt?.(() => interrupt.abort());
+    let at: { kind: KindName; done: number; total: number | null } | null = null;
     try {
       const summaries = await runBackfill(store, api, {
         kinds: only === undefined ? KIND_NAMES : [only],
-        dryRun: values['dry-run'] === true,
+        dryRun,
         prune: values.prune === true,
         force: values.force === true,
         restart: values.restart === true,
-        onProgress: progress.update,
+        signal: interrupt.signal,
+        onStart: ({ kind, total, resumedAt }) => {
+          at = { kind, done: resumedAt ?? 0, total };
+          if (resumedAt !== null) progress.note(resumedLine(kind, resumedAt));
+        },
+        onProgress: ({ kind, done, total }) => {
+          at = { kind, done, total };
+          progress.update(KINDS[kind].plural, done, total);
+        },
       });
-      progress.done();
-      report(summaries, io, { json: values.json === true, dryRun: values['dry-run'] === true });
+      progress.clear();
+      report(summaries, io, { json, dryRun });
       const refused = summaries.filter((s) => s.pruneRefused.length > 0);
       if (refused.length > 0)
         throw new CliError(
           `refused to prune ${refused.map((s) => `${s.pruneRefused.length} ${KINDS[s.kind].plural}`).join(', ')} (over 10% of the mirror): check CLERK_SECRET_KEY is this instance's, then re-run with --prune --force`,
         );
       return summaries.some((s) => s.failed > 0) ? 1 : 0;
+    } catch (error) {
+      if (!interrupt.signal.aborted) throw error;
+      progress.clear();
+      io.err(interruptedLine(at, dryRun));
+      return 130;
     } finally {
-      progress.done();
+      stopListening?.();
+      progress.clear();
       await store.close();
     }
   },
 };
 
-function reportApiEvent(e: ApiEvent, io: Io): void {
-  if (e.type === 'pause')
-    io.err(`Clerk rate limit hit: every request waits ${(e.delayMs / 1000).toFixed(1)} s`);
+const resumedLine = (kind: KindName, at: number) =>
+  `${KINDS[kind].plural}: resumed an interrupted run at ${at} (use --restart to start over)`;
+
+/** Where an interrupted run stopped, and how it goes on. */
+function interruptedLine(
+  at: { kind: KindName; done: number; total: number | null } | null,
+  dryRun: boolean,
+): string {
+  const where =
+    at === null
+      ? 'before the first page'
+      : `at ${KINDS[at.kind].plural} ${at.done}${at.total === null ? '' : `/${at.total}`}`;
+  return dryRun
+    ? `clerk-sync backfill: interrupted ${where}; a dry run writes nothing, so there is nothing to resume.`
+    : `clerk-sync backfill: interrupted ${where}; every page up to there is saved. Run the same command again to resume from there (--restart starts over).`;
+}
+
+function reportApiEvent(e: ApiEvent, progress: Progress): void {
+  if (e.type === 'pause') progress.wait(e.delayMs, "Clerk's rate limit");
   else if (e.type === 'retry' && e.reason !== 'rate_limited')
-    io.err(
+    progress.note(
       `Clerk ${e.status ?? 'network error'} on ${e.path}: retry ${e.attempt} in ${(e.delayMs / 1000).toFixed(1)} s`,
     );
 }
 
-/** A bar on a terminal (done / total, rate, ETA); otherwise a plain line at most every 2 s. */
-function createProgress(io: Io, quiet: boolean) {
-  const started = new Map<KindName, number>();
-  let lastLine = 0;
-  let drawn = false;
-  return {
-    update({ kind, done, total }: { kind: KindName; done: number; total: number | null }) {
-      if (quiet) return;
-      const now = Date.now();
-      if (!started.has(kind)) started.set(kind, now);
-      const seconds = Math.max((now - (started.get(kind) as number)) / 1000, 0.001);
-      const perSecond = done / seconds;
-      const eta = total !== null && perSecond > 0 ? Math.max(0, (total - done) / perSecond) : null;
-      const of = total === null ? `${done}` : `${done}/${total}`;
-      const tail = `${of} ${KINDS[kind].plural}  ${perSecond.toFixed(0)}/s${eta === null ? '' : `  ETA ${eta.toFixed(0)} s`}`;
-      if (io.tty && io.progress) {
-        const share = total ? Math.min(1, done / total) : 0;
-        const bar = '#'.repeat(Math.round(share * 24)).padEnd(24, '-');
-        io.progress(`[${bar}] ${tail}`);
-        drawn = true;
-      } else if (now - lastLine >= 2_000 || done === total) {
-        io.err(`backfill: ${tail}`);
-        lastLine = now;
-      }
-    },
-    done() {
-      if (drawn && io.progress) io.progress('');
-      drawn = false;
-    },
-  };
+const FALLBACK: Record<Fallback, string> = {
+  cursor_ignored: 'Clerk ignored the starting_after cursor',
+  cursor_refused: 'Clerk refused the starting_after cursor',
+};
+
+/** One line: how each kind's list was paged. */
+function pagingLine(summaries: KindSummary[]): string {
+  const parts = summaries.map(({ kind, paging }) =>
+    paging.fallback === null
+      ? `${KINDS[kind].plural} by ${paging.mode}`
+      : `${KINDS[kind].plural} by cursor, then by offset from ${paging.at} (${FALLBACK[paging.fallback]})`,
+  );
+  return `Paged ${parts.join('; ')}.`;
 }
 
 function report(summaries: KindSummary[], io: Io, o: { json: boolean; dryRun: boolean }): void {
@@ -137,6 +157,7 @@ function report(summaries: KindSummary[], io: Io, o: { json: boolean; dryRun: bo
     io.out(JSON.stringify({ dryRun: o.dryRun, summaries: named }));
     return;
   }
+  for (const s of summaries) if (s.resumedAt !== null) io.out(resumedLine(s.kind, s.resumedAt));
   const rows = [
     ['', ...COLUMNS],
     ...summaries.map((s) => [KINDS[s.kind].plural, ...COLUMNS.map((c) => String(s[c]))]),
@@ -149,10 +170,9 @@ function report(summaries: KindSummary[], io: Io, o: { json: boolean; dryRun: bo
         .map((cell, i) => (i === 0 ? cell.padEnd(widths[i] as number) : cell.padStart(widths[i] as number)))
         .join('  '),
     );
+  io.out(pagingLine(summaries));
   for (const s of summaries) {
     const kind = KINDS[s.kind].plural;
-    if (s.resumedAt !== null)
-      io.out(`${kind}: resumed an interrupted run at ${s.resumedAt} (use --restart to start over)`);
     for (const e of s.errors) io.err(`${kind}: could not map ${e}`);
     if (s.pruneRefused.length > 0)
       io.err(

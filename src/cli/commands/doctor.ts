@@ -5,10 +5,12 @@
 import { Webhook } from 'standardwebhooks';
 import { createClerkApi } from '../../clerk/api.ts';
 import { ClerkApiError } from '../../clerk/errors.ts';
-import { type Config, ConfigError, type DatabaseConfig, type Env, parseConfig } from '../../core/config.ts';
+import { type Config, ConfigError, type Env, parseConfig } from '../../core/config.ts';
+import { describeDatabase } from '../../node/database-error.ts';
 import { openStore } from '../../store/open.ts';
 import { SCHEMA_VERSION, type Store, StoreError } from '../../store/port.ts';
 import type { Command, Io } from '../command.ts';
+import { signedDelivery, signingSecret } from './send-test-event.ts';
 
 export type Verdict = 'ok' | 'warn' | 'fail' | 'skip';
 
@@ -160,19 +162,6 @@ function signingSecretCheck(env: Env, embedded: boolean): Check {
   return check(name, 'ok', 'whsec_… (well formed)');
 }
 
-/** Where the database is, without its password. */
-function describeDatabase(database: DatabaseConfig): string {
-  if (database.kind === 'embedded') return 'the embedded database (.data/pglite)';
-  try {
-    const url = new URL(database.url);
-    return database.kind === 'supabase'
-      ? `Supabase at ${url.host}`
-      : `${url.hostname}:${url.port || 5432}${url.pathname}`;
-  } catch {
-    return database.kind === 'supabase' ? 'Supabase' : 'DATABASE_URL';
-  }
-}
-
 function databaseFailure(error: unknown, where: string): Check {
   const name = 'database';
   const sqlstate = error instanceof StoreError ? error.sqlstate : (error as { code?: string }).code;
@@ -294,22 +283,160 @@ async function ledgerCheck(store: Store): Promise<Check> {
   return check('ledger', 'ok', `no failed events; ${last}`);
 }
 
+const RECEIVER_TIMEOUT_MS = 10_000;
+const SAME_SECRET_FIX =
+  'use the same CLERK_WEBHOOK_SIGNING_SECRET here and on the receiver (Clerk dashboard → Webhooks → your endpoint → Signing Secret)';
+
+/** What a fetch that threw means, in a few words: `connection refused`, … */
+function fetchFailure(error: unknown): { found: string; refused: boolean } {
+  const code = String((error as { cause?: { code?: unknown } }).cause?.code ?? '');
+  if ((error as Error).name === 'TimeoutError')
+    return { found: `no answer within ${RECEIVER_TIMEOUT_MS / 1000} s`, refused: false };
+  if (code === 'ECONNREFUSED') return { found: 'connection refused', refused: true };
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return { found: 'unknown host', refused: false };
+  return { found: code || (error as Error).message, refused: false };
+}
+
 /**
- * Runs every check; never throws on a bad set-up (that is what it reports).
+ * With `--url`: posts the receiver a signed event of a type it acknowledges and ignores (nothing is
+ * written), to check it is up and verifies this signing secret; then reads its /healthz.
+ */
+async function receiverChecks(env: Env, url: string): Promise<Check[]> {
+  const name = 'receiver';
+  if (!URL.canParse(url))
+    return [
+      check(
+        name,
+        'fail',
+        `--url ${url} is not a URL`,
+        "give the receiver's webhook URL, e.g. --url https://example.com/webhooks/clerk",
+      ),
+    ];
+  let secret: string;
+  try {
+    secret = await signingSecret(env);
+  } catch {
+    return [check(name, 'skip', 'not checked: needs a valid CLERK_WEBHOOK_SIGNING_SECRET')];
+  }
+  const probe = {
+    object: 'event',
+    type: 'session.created',
+    timestamp: Date.now(),
+    data: { object: 'session', id: 'sess_clerk_sync_doctor' },
+  };
+  const { init } = signedDelivery(secret, probe);
+  let delivered: Check;
+  try {
+    const res = await fetch(url, { ...init, signal: AbortSignal.timeout(RECEIVER_TIMEOUT_MS) });
+    const answer = await res.text();
+    if (res.ok && answer.includes('"ignored"'))
+      delivered = check(name, 'ok', `${url} is up and accepts deliveries signed with this secret`);
+    else if (res.status === 401)
+      delivered = check(
+        name,
+        'fail',
+        `${url} refused a delivery signed with this CLERK_WEBHOOK_SIGNING_SECRET (401)`,
+        SAME_SECRET_FIX,
+      );
+    else if (res.status === 404)
+      delivered = check(
+        name,
+        'fail',
+        `${url} answered 404: no webhook receiver there`,
+        'give the URL Clerk posts to, e.g. https://example.com/webhooks/clerk',
+      );
+    else
+      delivered = check(
+        name,
+        'fail',
+        `${url} answered ${res.status} to a signed test delivery`,
+        "see the receiver's log",
+      );
+  } catch (error) {
+    const { found, refused } = fetchFailure(error);
+    return [
+      check(
+        name,
+        'fail',
+        `cannot reach ${url} (${found})`,
+        refused ? 'start the receiver (npm start), or check --url' : 'check --url and the network',
+      ),
+    ];
+  }
+  return [delivered, ...(await healthCheck(url))];
+}
+
+/** The receiver's /healthz, beside its webhook path; nothing when the URL does not end in /webhooks/clerk. */
+async function healthCheck(url: string): Promise<Check[]> {
+  const name = 'receiver database';
+  const target = new URL(url);
+  if (!/\/webhooks\/clerk\/?$/.test(target.pathname)) return [];
+  target.pathname = target.pathname.replace(/webhooks\/clerk\/?$/, 'healthz');
+  try {
+    const res = await fetch(target, { signal: AbortSignal.timeout(RECEIVER_TIMEOUT_MS) });
+    const health = (await res.json().catch(() => ({}))) as Record<string, string | undefined>;
+    switch (health.status) {
+      case 'ok':
+        return [check(name, 'ok', `${target.href}: reachable, schema current`)];
+      case 'schema_missing':
+        return [
+          check(
+            name,
+            'fail',
+            `${target.href}: the receiver's database has no clerk-sync schema`,
+            "run clerk-sync migrate on the receiver's database",
+          ),
+        ];
+      case 'schema_outdated':
+        return [
+          check(
+            name,
+            'fail',
+            `${target.href}: schema at ${health.actual}, the receiver expects ${health.expected}`,
+            health.fix ?? 'run clerk-sync migrate',
+          ),
+        ];
+      case 'unavailable':
+        return [
+          check(
+            name,
+            'fail',
+            `${target.href}: the receiver cannot use its database (${health.reason})`,
+            "check the receiver's DATABASE_URL or SUPABASE_URL, and that the database is up",
+          ),
+        ];
+      default:
+        return [
+          check(name, 'warn', `${target.href} answered ${res.status} without a health status`, 'check --url'),
+        ];
+    }
+  } catch (error) {
+    return [check(name, 'warn', `cannot read ${target.href} (${fetchFailure(error).found})`, 'check --url')];
+  }
+}
+
+/**
+ * Runs every check; never throws on a bad set-up (that is what it reports). With `url`, also checks
+ * the receiver there.
  * @example const checks = await runDoctor(process.env); // [{ name: 'CLERK_SECRET_KEY', status: 'ok', … }, …]
  */
-export async function runDoctor(env: Env, deps: DoctorDeps = {}): Promise<Check[]> {
+export async function runDoctor(
+  env: Env,
+  deps: DoctorDeps = {},
+  options: { url?: string } = {},
+): Promise<Check[]> {
   const key = secretKeyCheck(env);
   const database = parseSome(env, DATABASE_VARS);
   const embedded = !(database instanceof ConfigError) && database.database.kind === 'embedded';
   const guard = (name: string) => (error: unknown) => [
     check(name, 'fail', `the check itself failed: ${error instanceof Error ? error.message : String(error)}`),
   ];
-  const [clerk, db] = await Promise.all([
+  const [clerk, db, receiver] = await Promise.all([
     clerkCheck(env, key.key).then((c) => [c], guard('Clerk API')),
     databaseChecks(env, deps).catch(guard('database')),
+    options.url === undefined ? [] : receiverChecks(env, options.url).catch(guard('receiver')),
   ]);
-  return [key.check, ...clerk, signingSecretCheck(env, embedded), ...db];
+  return [key.check, ...clerk, signingSecretCheck(env, embedded), ...db, ...receiver];
 }
 
 const MARK: Record<Verdict, string> = { ok: '✓', fail: '✗', warn: '!', skip: '-' };
@@ -339,18 +466,22 @@ export function doctorCommand(deps: DoctorDeps = {}): Command {
   return {
     summary: 'check keys, Clerk, database and schema, and say what to fix',
     usage: [
-      'clerk-sync doctor [--json]',
+      'clerk-sync doctor [--url URL] [--json]',
       '',
       'Checks CLERK_SECRET_KEY and that Clerk accepts it, CLERK_WEBHOOK_SIGNING_SECRET, the database',
       '(DATABASE_URL, SUPABASE_URL + key, or the embedded one), its schema version, and the ledger',
       '(failed events, last applied event). Each line: ✓ fine, ! warning, ✗ problem (with the fix).',
       'Exit status 1 when any check fails; warnings do not fail.',
       '',
-      '  --json   print the checks as JSON',
+      '  --url URL  also check the receiver at URL (its webhook URL, e.g. http://localhost:8787/webhooks/clerk):',
+      '             that it is up and accepts this signing secret (it is sent a signed event of a type it',
+      '             ignores, so nothing is written), and what its /healthz says',
+      '  --json     print the checks as JSON',
     ].join('\n'),
-    options: { json: { type: 'boolean' } },
+    options: { json: { type: 'boolean' }, url: { type: 'string' } },
     async run({ values }, env, io) {
-      const checks = await runDoctor(env, deps);
+      const url = values.url as string | undefined;
+      const checks = await runDoctor(env, deps, url === undefined ? {} : { url });
       const ok = !checks.some((c) => c.status === 'fail');
       if (values.json) io.out(JSON.stringify({ ok, checks }));
       else report(checks, io);
