@@ -67,7 +67,10 @@ export async function runBackfill(
  */
 type Removed = { user: Set<string>; organization: Set<string> };
 
-/** A membership whose user or organization the prune removes goes with it (real run: refused as deleted). */
+/** The kinds whose rows the SQL removes with their organization or user (memberships, invitations, domains). */
+const GOES_WITH_PARENT: ReadonlySet<KindName> = new Set(['membership', 'invitation', 'domain']);
+
+/** A row whose user or organization the prune removes goes with it (real run: refused as deleted). */
 const orphaned = (removed: Removed, m: { organization_id?: string | null; user_id?: string | null }) =>
   removed.organization.has(m.organization_id ?? '') || removed.user.has(m.user_id ?? '');
 
@@ -92,8 +95,8 @@ async function backfillKind(
     paging: { mode: 'offset', fallback: null, at: null },
     errors: [],
   };
-  // In a dry run nothing was removed, so a membership of a would-be-pruned parent is dropped here.
-  const dropOrphans = o.dryRun && kind === 'membership';
+  // In a dry run nothing was removed, so a row of a would-be-pruned parent is dropped here.
+  const dropOrphans = o.dryRun && GOES_WITH_PARENT.has(kind);
   // A dry run records nothing, so it keeps the ids it saw (only when it must preview a prune).
   const seen: string[] | undefined = o.dryRun && o.prune ? [] : undefined;
   const startedAt = new Date().toISOString();

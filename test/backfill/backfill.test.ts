@@ -259,6 +259,9 @@ describe('backfill into the mirror', () => {
     clerk.data.memberships = clerk.data.memberships.filter(
       (m) => (m.organization as { id: string }).id !== org.id,
     );
+    // Its invitations and domains go with it, in Clerk as in the mirror.
+    clerk.data.invitations = clerk.data.invitations.filter((i) => i.organization_id !== org.id);
+    clerk.data.domains = clerk.data.domains.filter((d) => d.organization_id !== org.id);
     const orphans = (await ids('organization_memberships')).length - clerk.data.memberships.length;
     expect(orphans).toBeGreaterThan(30); // over 10 % of the memberships: a naive preview refuses
 
@@ -271,6 +274,10 @@ describe('backfill into the mirror', () => {
       ['user', 20, 0],
       ['organization', 1, 0],
       ['membership', 0, 0],
+      ['role', 0, 0],
+      ['permission', 0, 0],
+      ['invitation', 0, 0],
+      ['domain', 0, 0],
     ]);
     await expectMirrorEqualsClerk();
   });
@@ -527,7 +534,7 @@ describe.runIf(onServer)('clerk-sync backfill (the command, on the server)', () 
     const r = await inProcess([]);
     expect(r.code).toBe(0);
     expect(r.out.filter((l) => l.startsWith('Paged'))).toEqual([
-      'Paged users by cursor, then by offset from 500 (Clerk ignored the starting_after cursor); organizations by offset; memberships by offset.',
+      'Paged users by cursor, then by offset from 500 (Clerk ignored the starting_after cursor); organizations by offset; memberships by offset; roles by offset; permissions by offset; invitations by offset; domains by offset.',
     ]);
   });
 
