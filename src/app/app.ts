@@ -1,10 +1,12 @@
 /**
- * @module The HTTP app every runtime serves: `POST /webhooks/clerk` and `GET /healthz`.
+ * @module The HTTP app every runtime serves: `POST /webhooks/clerk`, `GET /healthz` and
+ * `POST /users/me/sync` (src/ensure/route.ts).
  */
 import { Hono } from 'hono';
 import { interpret } from '../core/dispatch.ts';
 import type { Logger } from '../core/logger.ts';
 import { type Outcome, type Result, SCHEMA_VERSION, type Store, StoreError } from '../core/store.ts';
+import { type EnsureRouteDeps, ensureRoutes } from '../ensure/route.ts';
 import { createVerifier, HEADER_NAMES, type HmacSha256 } from './verify.ts';
 
 export interface AppDeps {
@@ -17,6 +19,8 @@ export interface AppDeps {
   /** The longest a delivery may wait on the database before it is answered 503 (Svix gives up at 15 s). */
   timeoutMs?: number;
   now?: () => number;
+  /** `POST /users/me/sync`; without it the route answers 501 and names what to set. */
+  ensure?: EnsureRouteDeps | undefined;
 }
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -196,6 +200,8 @@ export function createApp(deps: AppDeps): Hono {
       return within(deps.store.applyEvent({ eventId, type, failure: reason, payload: null }), timeoutMs);
     }
   });
+
+  app.route('/', ensureRoutes(deps.ensure, deps.logger, now));
 
   app.notFound((c) => c.json({ error: 'not found' }, 404));
   app.onError((error, c) => {

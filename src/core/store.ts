@@ -6,7 +6,7 @@
 import type { BatchCounts, DeleteCounts, ObjectKind, RowOf } from './rows.ts';
 
 /** The schema version this code expects (the newest migration's timestamp). */
-export const SCHEMA_VERSION = '20261122000200';
+export const SCHEMA_VERSION = '20261202300000';
 
 export type Outcome = 'applied' | 'duplicate' | 'stale' | 'failed';
 
@@ -74,6 +74,16 @@ export interface BackfillPass {
   resumed: boolean;
 }
 
+/** Whether the mirror has an object: `deleted` when a tombstone holds it out for good. */
+export type Presence = 'present' | 'absent' | 'deleted';
+
+/** Where the mirror stands on a user and (given one) their organization and membership in it. */
+export interface EnsureStatus {
+  user: Presence;
+  organization: Presence | null;
+  membership: Exclude<Presence, 'deleted'> | null;
+}
+
 /** A mirror row a backfill pass did not see (memberships also name their pair). */
 export interface UnseenRow {
   id: string;
@@ -127,6 +137,8 @@ export interface Store {
     by: { passId: string } | { seen: string[]; startedAt: string },
   ): Promise<Result<UnseenRow[]>>;
   backfillFinish(kind: ObjectKind, passId: string, keepSeen: boolean): Promise<Result<void>>;
+  /** One indexed read: does the mirror have this user (and their membership of `organizationId`)? */
+  ensureStatus(userId: string, organizationId: string | null): Promise<Result<EnsureStatus>>;
   close(): Promise<void>;
 }
 
@@ -258,6 +270,11 @@ export function createStore(rpc: Rpc, close: () => Promise<void> = async () => {
       map(
         await rpc('clerk_sync_backfill_finish', { kind, pass_id: passId, keep_seen: keepSeen }, 'scalar'),
         () => {},
+      ),
+    ensureStatus: async (userId, organizationId) =>
+      map(
+        await rpc('clerk_sync_ensure_status', { user_id: userId, organization_id: organizationId }, 'scalar'),
+        (v) => v as EnsureStatus,
       ),
     close,
   };

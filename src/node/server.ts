@@ -4,6 +4,7 @@
 import { serve } from '@hono/node-server';
 import { createApp } from '../app/app.ts';
 import { ConfigError, parseConfig } from '../core/config.ts';
+import { ensureDeps } from '../ensure/deps.ts';
 import { nodeDeps } from './deps.ts';
 import { nodeHmac } from './hmac.ts';
 import { createLogger } from './logger.ts';
@@ -13,7 +14,11 @@ try {
   const logger = createLogger(config.logLevel);
   const { store, signingSecret, devSecret } = await nodeDeps(config);
   const server = serve(
-    { fetch: createApp({ store, signingSecret, logger, hmac: nodeHmac }).fetch, port: config.port },
+    {
+      fetch: createApp({ store, signingSecret, logger, hmac: nodeHmac, ensure: ensureDeps(config, store) })
+        .fetch,
+      port: config.port,
+    },
     (info) => {
       const url = `http://localhost:${info.port}/webhooks/clerk`;
       logger.info({ port: info.port, database: config.database.kind }, `listening on ${url}`);

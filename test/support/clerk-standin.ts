@@ -1,7 +1,8 @@
 /**
  * @module A local HTTP stand-in of Clerk's Backend API (test and benchmark support only): Clerk's
  * shapes for the list endpoints the backfill uses, bearer auth, paging by offset and (users)
- * `starting_after`, 404s, and an optional rate limit answering 429 with Retry-After.
+ * `starting_after`, 404s, and an optional rate limit answering 429 with Retry-After; the instance's
+ * JWKS (`GET /jwks`) and, for fault tests, an answer status every request gets (`failWith`).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -53,6 +54,10 @@ export interface ClerkStandin {
   stats: { requests: number; rateLimited: number; byPath: Record<string, number> };
   /** Delay every answer by this many ms (to let tests race the backfill). */
   latencyMs: number;
+  /** When set, every request is answered with this status (e.g. 503) and a Clerk error body. */
+  failWith: number | null;
+  /** What `GET /jwks` serves. */
+  jwks: { keys: object[] };
   close(): Promise<void>;
 }
 
@@ -123,6 +128,8 @@ export async function startClerkStandin(options: {
   data: ClerkData;
   rate?: { requests: number; windowMs: number };
   latencyMs?: number;
+  /** The instance's public keys as JWKs, served at `GET /jwks`. */
+  jwks?: { keys: object[] };
   /**
    * The data will not change (benchmarks): sort each list and serialize each object once, up front,
    * so that serving a page costs the stand-in — which stands for Clerk's servers, not the machine
@@ -137,6 +144,8 @@ export async function startClerkStandin(options: {
     data: options.data,
     stats: { requests: 0, rateLimited: 0, byPath: {} },
     latencyMs: options.latencyMs ?? 0,
+    failWith: null,
+    jwks: options.jwks ?? { keys: [] },
     close: async () => {},
   };
 
@@ -148,6 +157,8 @@ export async function startClerkStandin(options: {
       (standin.stats.byPath[path.replace(/\/(user|org|orgmem)_[^/]+/, '/:id')] ?? 0) + 1;
     if (req.headers.authorization !== `Bearer ${options.secretKey}`)
       return send(res, 401, clerkError('authentication_invalid', 'Invalid authentication'));
+    if (standin.failWith !== null)
+      return send(res, standin.failWith, clerkError('unavailable', 'failing on purpose'));
     if (options.rate) {
       const now = Date.now();
       while (sent.length > 0 && (sent[0] as number) <= now - options.rate.windowMs) sent.shift();
@@ -190,6 +201,7 @@ export async function startClerkStandin(options: {
         ? sendJson(res, '[', items, ']')
         : sendJson(res, '{"data":[', items, `],"total_count":${list.count}}`);
     }
+    if (path === '/jwks') return send(res, 200, standin.jwks);
     if (path === '/users') return send(res, 200, page(users));
     if (path === '/users/count') return send(res, 200, { object: 'total_count', total_count: users.length });
     const userId = match(/^\/users\/([^/]+)$/);

@@ -1,0 +1,36 @@
+/**
+ * @module What `POST /users/me/sync` and `ensureUser` are built from: the parsed config and the store.
+ */
+import { type ClerkApi, createClerkApi } from '../clerk/api.ts';
+import type { Config } from '../core/config.ts';
+import type { Store } from '../core/store.ts';
+import { createEnsurer } from './ensure.ts';
+import type { EnsureRouteDeps } from './route.ts';
+import { createSessionVerifier } from './token.ts';
+
+/**
+ * A Clerk client for requests a user waits on: one retry, short timeouts (the backfill's client
+ * retries for minutes).
+ * @example const clerk = ensureClerkApi('sk_test_…', 'https://api.clerk.com/v1');
+ */
+export function ensureClerkApi(secretKey: string, apiUrl: string): ClerkApi {
+  return createClerkApi({ secretKey, apiUrl, maxRetries: 1, timeoutMs: 5_000, retryAfterCapMs: 2_000 });
+}
+
+/**
+ * The route's dependencies, or undefined when CLERK_SECRET_KEY is not set (the route then says so).
+ * @example createApp({ store, signingSecret, logger, ensure: ensureDeps(config, store) });
+ */
+export function ensureDeps(config: Config, store: Store): EnsureRouteDeps | undefined {
+  if (config.clerkSecretKey === undefined) return undefined;
+  const clerk = ensureClerkApi(config.clerkSecretKey, config.clerkApiUrl);
+  return {
+    ensure: createEnsurer({ store, clerk }),
+    verify: createSessionVerifier({
+      jwtKey: config.clerkJwtKey,
+      clerk,
+      authorizedParties: config.authorizedParties,
+    }),
+    allowedOrigins: config.authorizedParties,
+  };
+}
