@@ -115,7 +115,7 @@ describe('POST /users/me/sync', () => {
     expect(await mirrored()).toEqual({ ...NOTHING, users: [user.id], private: [user.id] });
     expect(
       await rows('select email, first_name from public.users_private join public.users_public using (id)'),
-    ).toEqual([{ email: user.email_addresses[0]?.email_address, first_name: user.first_name }]);
+    ).toEqual([{ email: user.email_addresses?.[0]?.email_address, first_name: user.first_name }]);
     expect(await call(sessionToken(key, user.id))).toMatchObject({
       status: 200,
       body: { outcome: 'present' },
