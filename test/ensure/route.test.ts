@@ -4,12 +4,14 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app/app.ts';
+import { createClerkApi } from '../../src/clerk/api.ts';
 import { parseConfig } from '../../src/core/config.ts';
 import { sampleEvent } from '../../src/core/samples.ts';
 import { createStore, type Store } from '../../src/core/store.ts';
 import { pgDatabase } from '../../src/db/pg.ts';
 import { sqlRpc } from '../../src/db/sql-rpc.ts';
 import { ensureDeps } from '../../src/ensure/deps.ts';
+import { createEnsurer } from '../../src/ensure/ensure.ts';
 import { type ClerkStandin, startClerkStandin } from '../support/clerk-standin.ts';
 import { openTestDatabase, type TestDatabase } from '../support/db.ts';
 import { captureLogs } from '../support/logs.ts';
@@ -150,6 +152,41 @@ describe('POST /users/me/sync', () => {
     const token = sessionToken(key, user.id, { o: { id: 'org_gone', rol: 'member' } });
     expect(await call(token)).toMatchObject({ status: 200, body: { outcome: 'applied' } });
     expect(await mirrored()).toEqual({ ...NOTHING, users: [user.id], private: [user.id] });
+  });
+
+  it('an organization deleted from the mirror stays deleted; the user is still mirrored', async () => {
+    const user = clerkUser();
+    const { org } = clerkOrgWithMember(user.id);
+    await deliver(sampleEvent('organization.deleted', { id: org.id }));
+    const before = clerkCalls('/organizations/:id');
+    const token = sessionToken(key, user.id, { o: { id: org.id, rol: 'member' } });
+    expect(await call(token)).toMatchObject({ status: 200, body: { outcome: 'applied' } });
+    expect(await mirrored()).toEqual({ ...NOTHING, users: [user.id], private: [user.id] });
+    expect(clerkCalls('/organizations/:id')).toBe(before);
+  });
+
+  it('one of the requests to Clerk failing: nothing written, not even what the others fetched', async () => {
+    const user = clerkUser();
+    const { org } = clerkOrgWithMember(user.id);
+    // The user's request succeeds (and is over before the others fail, so none is left in flight).
+    let userAnswered: Promise<unknown> = Promise.resolve();
+    const failingOrgs: typeof fetch = (input, init) => {
+      if (!String(input).includes('/organizations/')) {
+        const answer = fetch(input, init);
+        userAnswered = answer.then((r) => r.clone().text());
+        return answer;
+      }
+      return userAnswered.then(() => new Response('{}', { status: 502 }));
+    };
+    const ensure = createEnsurer({
+      store,
+      clerk: createClerkApi({ secretKey: SECRET_KEY, apiUrl: clerk.url, fetch: failingOrgs, maxRetries: 0 }),
+    });
+    expect(await ensure(user.id, { organizationId: org.id })).toMatchObject({
+      ok: false,
+      error: { code: 'unavailable' },
+    });
+    expect(await mirrored()).toEqual(NOTHING);
   });
 
   it('20 concurrent calls for a new user: one row, one request to Clerk for it', async () => {
