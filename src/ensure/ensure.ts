@@ -174,7 +174,15 @@ export function createEnsurer(deps: EnsurerDeps): Ensurer {
         ? { ok: true, outcome: 'present' }
         : failure('rate_limited', 'too many calls for this user', { retryAfterMs: grant.retryAfterMs });
 
-    const rows = await fetchMissing(userId, organizationId, status);
+    let rows: Awaited<ReturnType<typeof fetchMissing>>;
+    try {
+      rows = await fetchMissing(userId, organizationId, status);
+    } catch (error) {
+      const failed = asEnsureError(error);
+      // The user is there: the organization's side can wait for its webhook rather than fail the call.
+      if (status.user === 'present' && failed.code === 'unavailable') return { ok: true, outcome: 'present' };
+      throw failed;
+    }
     // Nothing was written so far: every refusal above leaves the database as it was.
     let applied = false;
     if (rows.user !== null) {

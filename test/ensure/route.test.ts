@@ -267,6 +267,19 @@ describe('POST /users/me/sync', () => {
     expect(await call(token)).toMatchObject({ status: 200, body: { outcome: 'applied' } });
   });
 
+  it('Clerk unavailable for the organization of a user the mirror has: 200 present, the webhooks bring the rest', async () => {
+    const user = clerkUser();
+    const { org } = clerkOrgWithMember(user.id);
+    expect(await call(sessionToken(key, user.id))).toMatchObject({
+      status: 200,
+      body: { outcome: 'applied' },
+    });
+    clerk.failWith = 503;
+    const token = sessionToken(key, user.id, { o: { id: org.id, rol: 'member' } });
+    expect(await call(token)).toMatchObject({ status: 200, body: { outcome: 'present' } });
+    expect(await mirrored()).toEqual({ ...NOTHING, users: [user.id], private: [user.id] });
+  });
+
   it('a secret key Clerk refuses: 500 and a log line saying what to check, nothing written', async () => {
     const user = clerkUser();
     const misconfigured = appFor(env({ CLERK_SECRET_KEY: 'sk_test_wrong' }));
