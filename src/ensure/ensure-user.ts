@@ -42,6 +42,8 @@ async function openStore(config: Config): Promise<Store> {
  * if (userId) await ensureUser(userId, { organizationId: orgId });
  */
 export async function ensureUser(userId: string, options: EnsureUserOptions = {}): Promise<EnsureResult> {
+  if (typeof userId !== 'string' || userId === '')
+    throw new TypeError('ensureUser: userId is empty; call it once the session has a user (auth().userId)');
   const env = options.env ?? (globalThis as { process?: { env: Env } }).process?.env ?? {};
   const config = parseConfig(env, { clerkSecretKey: true });
   if (config.database.kind === 'embedded')

@@ -34,6 +34,10 @@ describe('configuration', () => {
     await expect(call).rejects.toBeInstanceOf(ConfigError);
     await expect(call).rejects.toThrow(message);
   });
+
+  it('no user id (a signed-out session): a TypeError, before anything is opened', async () => {
+    await expect(ensureUser(null as unknown as string, { env: {} })).rejects.toThrow(/userId is empty/);
+  });
 });
 
 describe.runIf(onServer)('ensureUser on the server', () => {
