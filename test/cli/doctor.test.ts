@@ -157,7 +157,7 @@ describe('clerk-sync doctor', () => {
       'a schema one migration behind',
       {},
       'older',
-      /^✗ schema: at 20261122000100, older than this version expects \(\d{14}\) → run clerk-sync migrate \(or supabase db push\)$/,
+      /^✗ schema: at \d{14}, older than this version expects \(\d{14}\) → run clerk-sync migrate \(or supabase db push\)$/,
     ],
     [
       'a schema newer than the code',
