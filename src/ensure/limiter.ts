@@ -9,6 +9,8 @@ export type Grant = { ok: true } | { ok: false; retryAfterMs: number };
 
 export interface KeyedLimiter {
   take(key: string): Grant;
+  /** How many keys it holds (bounded by `maxKeys` plus the keys active in the window). */
+  size(): number;
 }
 
 /**
@@ -35,5 +37,6 @@ export function createKeyedLimiter(rate: Rate, now: () => number = Date.now, max
       }
       return { ok: true };
     },
+    size: () => grants.size,
   };
 }
