@@ -5,7 +5,6 @@
  * the instance's JWKS from the Backend API, fetched through our Clerk client and cached
  * (docs/decisions/0006-ensure-token-keys.md says why not `verifyToken`'s own loader).
  */
-import { decodeJwt, verifyJwt } from '@clerk/backend/jwt';
 import type { ClerkApi } from '../clerk/api.ts';
 import { ClerkApiError } from '../clerk/errors.ts';
 
@@ -45,6 +44,10 @@ export interface SessionVerifierOptions {
 }
 
 type Jwk = JsonWebKey & { kid: string };
+
+// Loaded on the first token, not at start-up: importing it took ~250 ms on a busy 2-core machine,
+// which a receiver that only takes webhooks should not pay (a bundle, as on Workers, inlines it).
+let clerkJwt: Promise<typeof import('@clerk/backend/jwt')> | undefined;
 
 /** Loads the JWKS once per `ttlMs`, at most once per `retryMs` for an unknown key id, one load at a time. */
 function jwksCache(clerk: ClerkApi, now: () => number, ttlMs: number, retryMs: number) {
@@ -113,6 +116,8 @@ export function createSessionVerifier(options: SessionVerifierOptions): SessionV
       : undefined;
 
   return async (token, signal) => {
+    clerkJwt ??= import('@clerk/backend/jwt');
+    const { decodeJwt, verifyJwt } = await clerkJwt;
     let key: string | JsonWebKey | undefined = jwtKey;
     if (jwks !== undefined) {
       let kid: unknown;
