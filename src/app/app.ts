@@ -21,6 +21,11 @@ export interface AppDeps {
   now?: () => number;
   /** `POST /users/me/sync`; without it the route answers 501 and names what to set. */
   ensure?: EnsureRouteDeps | undefined;
+  /**
+   * Where the two routes answer (Hono paths). Default `/webhooks/clerk` and `/healthz`;
+   * `createClerkSyncHandler` serves both at `*` (a POST anywhere is a delivery, a GET the health check).
+   */
+  routes?: { webhook: string; health: string };
 }
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -99,9 +104,10 @@ export function createApp(deps: AppDeps): Hono {
   const verify = createVerifier(deps.signingSecret, deps.hmac);
   const timeoutMs = deps.timeoutMs ?? 10_000;
   const now = deps.now ?? Date.now;
+  const routes = deps.routes ?? { webhook: '/webhooks/clerk', health: '/healthz' };
   const app = new Hono();
 
-  app.get('/healthz', async (c) => {
+  app.get(routes.health, async (c) => {
     const version = await within(deps.store.schemaVersion(), timeoutMs);
     if (!version.ok) {
       deps.logger.warn(
@@ -123,7 +129,7 @@ export function createApp(deps: AppDeps): Hono {
     return c.json({ status: 'ok', schema: version.value });
   });
 
-  app.post('/webhooks/clerk', async (c) => {
+  app.post(routes.webhook, async (c) => {
     const started = now();
     const body = await readLimited(c.req.raw, MAX_BODY_BYTES);
     if (body === null) return c.json(TOO_LARGE, 413);

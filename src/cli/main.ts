@@ -5,13 +5,16 @@ import { parseArgs } from 'node:util';
 import { ClerkApiError } from '../clerk/errors.ts';
 import { ConfigError, type Env } from '../core/config.ts';
 import { StoreError } from '../core/store.ts';
+import { packageInfo } from '../node/package.ts';
 import { CliError, type Command, type Io } from './command.ts';
 import { backfill } from './commands/backfill.ts';
 import { doctor } from './commands/doctor.ts';
+import { init } from './commands/init.ts';
 import { migrate } from './commands/migrate.ts';
 import { replay } from './commands/replay.ts';
 import { rls } from './commands/rls.ts';
 import { sendTestEvent } from './commands/send-test-event.ts';
+import { serve } from './commands/serve.ts';
 
 const defaultIo: Io = {
   out: (line) => process.stdout.write(`${line}\n`),
@@ -28,6 +31,8 @@ const commands: Record<string, Command> = {
   doctor,
   'send-test-event': sendTestEvent,
   rls,
+  serve,
+  init,
 };
 
 function help(): string {
@@ -38,7 +43,7 @@ function help(): string {
     'Commands:',
     ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
     '',
-    "Run 'clerk-sync <command> --help' for a command's options.",
+    "Run 'clerk-sync <command> --help' for a command's options; 'clerk-sync --version' for the version.",
   ].join('\n');
 }
 
@@ -51,6 +56,10 @@ export async function main(argv: string[], env: Env, io: Io = defaultIo): Promis
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     io.out(help());
     return name === undefined ? 1 : 0;
+  }
+  if (name === '--version' || name === '-v') {
+    io.out(packageInfo().version);
+    return 0;
   }
   const command = commands[name];
   if (command === undefined) {

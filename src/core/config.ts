@@ -32,6 +32,8 @@ export interface Requirements {
   clerkSecretKey?: boolean;
   /** `migrate` and other direct-SQL commands cannot go through supabase-js. */
   directDatabase?: boolean;
+  /** No embedded database: the caller (a library handler in someone's app) must be told where to write. */
+  noEmbedded?: boolean;
 }
 
 export class ConfigError extends Error {
@@ -140,11 +142,20 @@ export function parseConfig(env: Env, needs: Requirements = {}): Config {
     problems.push(
       'DATABASE_URL is missing: this command needs a direct Postgres connection (Supabase: Project Settings → Database → Connection string)',
     );
+  if (
+    needs.noEmbedded &&
+    database.kind === 'embedded' &&
+    v.SUPABASE_URL === undefined &&
+    serviceKey === undefined
+  )
+    problems.push(
+      'DATABASE_URL is missing: set it to your Postgres connection string, or set SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY (the embedded database is for trying it out with npm start only)',
+    );
   const require = (name: keyof typeof v, why: string) => {
     if (v[name] === undefined && !problems.some((p) => p.startsWith(`${name} `)))
       problems.push(`${name} is missing: ${why}`);
   };
-  if (needs.signingSecret && database.kind !== 'embedded')
+  if (needs.signingSecret && (database.kind !== 'embedded' || needs.noEmbedded))
     require('CLERK_WEBHOOK_SIGNING_SECRET', 'set it to the whsec_… signing secret of your Clerk webhook endpoint');
   if (needs.clerkSecretKey)
     require('CLERK_SECRET_KEY', 'set it to your sk_test_… or sk_live_… key (Clerk dashboard → API keys)');

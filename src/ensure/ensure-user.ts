@@ -1,11 +1,12 @@
 /**
  * @module `ensureUser(userId, options?)`: `POST /users/me/sync` for server code that has verified
  * the session itself (Next.js `auth()`), with the same semantics. Configured from the environment
- * like the receiver; the database connection and the Clerk client are opened on the first call
- * and shared by the later ones (and so are their single-flight and rate limit).
+ * like the handler, and writing through the same store (one pool per database per process); the
+ * Clerk client, single-flight and rate limit are shared by the calls of a process. The package
+ * entries (src/index.ts, src/lib/web.ts) give it the Postgres opener or not.
  */
-import { type Config, ConfigError, type Env, parseConfig } from '../core/config.ts';
-import type { Store } from '../core/store.ts';
+import { type Env, parseConfig } from '../core/config.ts';
+import { type PostgresOpener, sharedStore } from '../lib/handler.ts';
 import { ensureClerkApi } from './deps.ts';
 import { createEnsurer, type EnsureOptions, type EnsureResult, type Ensurer } from './ensure.ts';
 
@@ -17,15 +18,6 @@ export interface EnsureUserOptions extends EnsureOptions {
 }
 
 const ensurers = new Map<string, Promise<Ensurer>>();
-
-async function openStore(config: Config): Promise<Store> {
-  if (config.database.kind === 'supabase') {
-    const { supabaseStore } = await import('../store/supabase.ts');
-    return supabaseStore(config.database);
-  }
-  const { openStore: openNodeStore } = await import('../node/store.ts');
-  return openNodeStore(config);
-}
 
 /**
  * Mirrors the user (and the active organization and membership) unless the mirror has them, and
@@ -41,20 +33,23 @@ async function openStore(config: Config): Promise<Store> {
  * const { userId, orgId } = await auth();
  * if (userId) await ensureUser(userId, { organizationId: orgId });
  */
-export async function ensureUser(userId: string, options: EnsureUserOptions = {}): Promise<EnsureResult> {
+export async function ensureUserWith(
+  userId: string,
+  options: EnsureUserOptions,
+  postgres?: PostgresOpener,
+): Promise<EnsureResult> {
   if (typeof userId !== 'string' || userId === '')
     throw new TypeError('ensureUser: userId is empty; call it once the session has a user (auth().userId)');
   const env = options.env ?? (globalThis as { process?: { env: Env } }).process?.env ?? {};
-  const config = parseConfig(env, { clerkSecretKey: true });
+  const config = parseConfig(env, { clerkSecretKey: true, noEmbedded: true });
   if (config.database.kind === 'embedded')
-    throw new ConfigError([
-      'DATABASE_URL is missing: ensureUser writes to your database; set DATABASE_URL, or SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY',
-    ]);
-  const key = JSON.stringify([config.database, config.clerkSecretKey, config.clerkApiUrl]);
+    throw new Error('unreachable: parseConfig requires a database here');
+  const secretKey = config.clerkSecretKey as string;
+  const shared = sharedStore(config.database, postgres);
+  const key = JSON.stringify([shared.key, secretKey, config.clerkApiUrl]);
   let ensurer = ensurers.get(key);
   if (ensurer === undefined) {
-    const secretKey = config.clerkSecretKey as string;
-    ensurer = openStore(config).then((store) =>
+    ensurer = shared.store.then((store) =>
       createEnsurer({ store, clerk: ensureClerkApi(secretKey, config.clerkApiUrl) }),
     );
     ensurers.set(key, ensurer);

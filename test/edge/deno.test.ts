@@ -3,15 +3,15 @@
  * deno.json as import map and the npm packages from node_modules (no registry at run time), writing
  * through supabase-js to the test PostgREST endpoint on the real database.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { sampleEvent } from '../../src/core/samples.ts';
 import { pgDatabase } from '../../src/db/pg.ts';
 import { openTestDatabase, type TestDatabase } from '../support/db.ts';
+import { type DenoProcess, freePort, startDeno } from '../support/deno.ts';
 import { type PostgrestEndpoint, startPostgrest } from '../support/postgrest.ts';
 import { OTHER_SECRET, SECRET, signed } from '../support/webhooks.ts';
 
@@ -19,63 +19,32 @@ const ROOT = new URL('../../', import.meta.url).pathname;
 const run = promisify(execFile);
 const FUNCTION_DIR = join(ROOT, 'supabase/functions/clerk-webhook');
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 let t: TestDatabase;
 let rest: PostgrestEndpoint;
-let deno: ChildProcess;
+let deno: DenoProcess;
 let base: string;
-let output = '';
 
 beforeAll(async () => {
   t = await openTestDatabase();
   rest = await startPostgrest(t.db);
   const port = await freePort();
   base = `http://127.0.0.1:${port}/clerk-webhook`;
-  deno = spawn(
-    join(ROOT, 'node_modules/.bin/deno'),
-    [
-      'run',
-      '--allow-net',
-      '--allow-env',
-      '--no-lock',
-      // npm: specifiers resolve from the repository's node_modules (installed by npm ci).
-      '--node-modules-dir=manual',
-      '--config',
-      join(FUNCTION_DIR, 'deno.json'),
-      join(FUNCTION_DIR, 'index.ts'),
-    ],
+  deno = await startDeno(
+    ['--config', join(FUNCTION_DIR, 'deno.json')],
+    join(FUNCTION_DIR, 'index.ts'),
+    ROOT,
     {
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        DENO_NO_UPDATE_CHECK: '1',
-        PORT: String(port),
-        SUPABASE_URL: rest.url,
-        SUPABASE_SERVICE_ROLE_KEY: rest.serviceKey,
-        CLERK_WEBHOOK_SIGNING_SECRET: SECRET,
-        LOG_LEVEL: 'info',
-      },
+      PORT: String(port),
+      SUPABASE_URL: rest.url,
+      SUPABASE_SERVICE_ROLE_KEY: rest.serviceKey,
+      CLERK_WEBHOOK_SIGNING_SECRET: SECRET,
+      LOG_LEVEL: 'info',
     },
   );
-  deno.stdout?.on('data', (b) => (output += b));
-  deno.stderr?.on('data', (b) => (output += b));
-  const started = Date.now();
-  while (!output.includes('Listening on') && deno.exitCode === null && Date.now() - started < 60_000)
-    await new Promise((r) => setTimeout(r, 100));
-  if (!output.includes('Listening on')) throw new Error(`deno did not start:\n${output}`);
 }, 90_000);
 
 afterAll(async () => {
-  deno?.kill('SIGTERM');
+  deno?.child.kill('SIGTERM');
   await rest?.close();
   await t?.close();
 });
@@ -100,7 +69,7 @@ describe('the Edge Function in Deno', () => {
     });
     expect(await users()).toEqual([{ id: 'user_deno' }]);
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
-    await expect.poll(() => output).toMatch(/"object_id":"user_deno".*"outcome":"applied"/);
+    await expect.poll(() => deno.output()).toMatch(/"object_id":"user_deno".*"outcome":"applied"/);
   });
 
   it('refuses a bad signature with 401 and writes nothing', async () => {

@@ -1,5 +1,5 @@
 /**
- * Smoke suite in workerd: the Worker exactly as `npm run build` bundles it, run by Miniflare, writing
+ * Smoke suite in workerd: the Worker exactly as `npm run build:worker` bundles it, run by Miniflare, writing
  * through supabase-js to the test PostgREST endpoint on the real database.
  */
 import { execFile } from 'node:child_process';
@@ -41,7 +41,7 @@ beforeAll(async () => {
     jwks: { keys: [key.jwk] },
   });
   out = await mkdtemp(join(tmpdir(), 'clerk-sync-worker-'));
-  // What `npm run build` runs, into a scratch folder.
+  // What `npm run build:worker` runs, into a scratch folder.
   await run(join(ROOT, 'node_modules/.bin/wrangler'), ['deploy', '--dry-run', '--outdir', out], {
     cwd: ROOT,
     env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' },

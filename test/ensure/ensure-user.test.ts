@@ -1,12 +1,12 @@
 /**
- * `ensureUser`, the library call for server code that has verified the session itself: configured
+ * `ensureUser` from the package entry, the library call for server code that has verified the session itself: configured
  * from the environment, like the receiver. The calls that write need a database reachable by URL
  * (the server in TEST_DATABASE_URL).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/core/config.ts';
 import { sampleEvent } from '../../src/core/samples.ts';
-import { ensureUser } from '../../src/ensure/ensure-user.ts';
+import { ensureUser } from '../../src/index.ts';
 import { type ClerkStandin, startClerkStandin } from '../support/clerk-standin.ts';
 import { onServer, openTestDatabase, type TestDatabase } from '../support/db.ts';
 
