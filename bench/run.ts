@@ -1,6 +1,6 @@
 /**
- * @module `npm run bench [-- --quick] [-- --only receiver,layers,rejection,backfill,rls]`: measures the
- * receiver and the backfill against their limits and baselines on the Postgres server in
+ * @module `npm run bench [-- --quick] [-- --only receiver,layers,rejection,backfill,rls,edge]`: measures the
+ * receiver, the backfill and the Worker against their limits and baselines on the Postgres server in
  * BENCH_DATABASE_URL (a scratch database per run, dropped at the end), and writes
  * bench/results/latest.json and latest.md.
  */
@@ -13,12 +13,13 @@ import { killAll, ROOT } from './lib/child.ts';
 import { markdown, type Results, ratios, targets } from './lib/report.ts';
 import { createScratch, type Scratch } from './lib/scratch.ts';
 import { backfillSection } from './sections/backfill.ts';
+import { edgeSection } from './sections/edge.ts';
 import { layersSection } from './sections/layers.ts';
 import { receiverSection } from './sections/receiver.ts';
 import { rejectionSection } from './sections/rejection.ts';
 import { rlsSection } from './sections/rls.ts';
 
-const SECTIONS = ['receiver', 'layers', 'rejection', 'backfill', 'rls'] as const;
+const SECTIONS = ['receiver', 'layers', 'rejection', 'backfill', 'rls', 'edge'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const SIGNING_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
@@ -36,6 +37,7 @@ const SIZES = {
       fullBudgetRun: false,
     },
     rls: { rows: 100_000, rowsPerUser: 100, iterations: 200 },
+    edge: { events: 100, runs: 3 },
   },
   full: {
     receiver: { concurrencies: [1, 16, 64], durationMs: 5_000, warmup: 500, prewarm: 10_000, rounds: 3 },
@@ -49,6 +51,7 @@ const SIZES = {
       fullBudgetRun: true,
     },
     rls: { rows: 1_000_000, rowsPerUser: 100, iterations: 500 },
+    edge: { events: 300, runs: 7 },
   },
 } as const;
 
@@ -140,6 +143,10 @@ try {
   if (only.has('rls')) {
     log('RLS');
     partial.rls = await rlsSection(scratch, { ...sizes.rls, log });
+  }
+  if (only.has('edge')) {
+    log('the Worker in workerd: bundle size and CPU per event');
+    partial.edge = await edgeSection(sizes.edge);
   }
   partial.run.durationS = (Date.now() - started) / 1000;
   partial.run.loadAverage[1] = loadavg()[0] ?? 0;

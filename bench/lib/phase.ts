@@ -3,7 +3,7 @@
  */
 import { type PhaseWorkload, phaseEvents } from './workload.ts';
 
-/** The statement src/db/sql-rpc.ts sends for `store.applyEvent` (same text, same named arguments). */
+/** The statement src/store/sql.ts sends for `store.applyEvent` (same text, same named arguments). */
 export const APPLY_SQL =
   'select public.clerk_sync_apply_event(event_id => $1, event_type => $2, data => $3, occurred_at => $4, failure => $5, payload => $6) as value';
 

@@ -2,6 +2,7 @@
  * @module The issue's targets checked against a run's results, and the Markdown report.
  */
 import type { BackfillResult } from '../sections/backfill.ts';
+import type { EdgeResult } from '../sections/edge.ts';
 import type { LayersResult } from '../sections/layers.ts';
 import type { PhaseResult, ReceiverResult, Variant } from '../sections/receiver.ts';
 import type { RejectionResult } from '../sections/rejection.ts';
@@ -29,6 +30,7 @@ export interface Results {
   rejection?: RejectionResult;
   backfill?: BackfillResult;
   rls?: RlsResult;
+  edge?: EdgeResult;
   targets: Target[];
 }
 
@@ -215,6 +217,21 @@ export function targets(res: Omit<Results, 'targets'>): Target[] {
       ...(full ? {} : { note: 'quick run: fewer rows than 1,000,000' }),
     });
   }
+  const edge = res.edge;
+  if (edge) {
+    t.push({
+      area: 'Worker',
+      target: 'bundle ≤ 150 KiB gzipped',
+      measured: `${edge.gzipKiB.toFixed(1)} KiB gzipped (${edge.minifiedKiB.toFixed(1)} KiB minified)`,
+      pass: edge.gzipKiB <= 150,
+    });
+    t.push({
+      area: 'Worker',
+      target: 'CPU per event ≤ 10 ms (free plan)',
+      measured: `${edge.cpuMsPerEvent.toFixed(3)} ms (median of ${edge.runs} runs of ${edge.events} events)`,
+      pass: edge.cpuMsPerEvent <= 10,
+    });
+  }
   return t;
 }
 
@@ -313,7 +330,7 @@ export function markdown(res: Results): string {
       '',
       'In-process:',
       '',
-      `CPU per request through \`createApp\` (process.cpuUsage over ${res.rejection.cases[0]?.requests ?? 0} requests after a warm-up; ${res.rejection.bodyBytes}-byte body; npm start's logger, its buffered destination writing to /dev/null). The same request through a bare Hono app that answers 401 at once — the cost of building the Request and reading the Response in-process, which a served request does not pay — ${res.rejection.floorCpuMsPerRequest.toFixed(4)} ms. svix's \`verify\` alone on the same bad signature: ${res.rejection.svixOnlyCpuMsPerRequest.toFixed(4)} ms (its HMAC-SHA256 is pure JavaScript); the same check with node:crypto's native HMAC: ${res.rejection.nativeHmacCpuMsPerRequest.toFixed(4)} ms.`,
+      `CPU per request through \`createApp\` (process.cpuUsage over ${res.rejection.cases[0]?.requests ?? 0} requests after a warm-up; ${res.rejection.bodyBytes}-byte body; npm start's logger, its buffered destination writing to /dev/null). The same request through a bare Hono app that answers 401 at once — the cost of building the Request and reading the Response in-process, which a served request does not pay — ${res.rejection.floorCpuMsPerRequest.toFixed(4)} ms.`,
       '',
       '| case | CPU ms/request | wall ms/request |',
       '| --- | ---: | ---: |',

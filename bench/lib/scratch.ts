@@ -3,6 +3,7 @@
  * migrated with the project's own `migrate`, dropped at the end (also on Ctrl-C).
  */
 import pg from 'pg';
+import { KIND_NAMES, KINDS } from '../../src/core/kinds.ts';
 import type { Database } from '../../src/db/database.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { pgDatabase } from '../../src/db/pg.ts';
@@ -118,11 +119,9 @@ export function perEvent(before: DbCounters, after: DbCounters, events: number) 
   };
 }
 
-export const MIRROR_TABLES = [
-  'public.users_public',
-  'public.users_private',
-  'public.organizations',
-  'public.organization_memberships',
+/** Every mirror table (from the registry of kinds) and every internal one. */
+const MIRROR_TABLES = [
+  ...KIND_NAMES.flatMap((k) => KINDS[k].tables.map((t) => `public.${t}`)),
   'clerk_sync.events',
   'clerk_sync.tombstones',
   'clerk_sync.private_metadata',

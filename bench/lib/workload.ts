@@ -4,12 +4,8 @@
  * metadata, sign-in times), with unique ids per phase, plus a seeded pool of existing objects that
  * the `*.updated` and membership events refer to.
  */
-import type {
-  ClerkMembership,
-  ClerkOrganization,
-  ClerkUser,
-  MirroredEventType,
-} from '../../src/core/events.ts';
+import type { ClerkMembership, ClerkOrganization, ClerkUser } from '../../src/core/events.ts';
+import type { MirroredEventType } from '../../src/core/kinds.ts';
 import { toMembershipRow, toOrganizationRow, toUserRow } from '../../src/core/map.ts';
 import { sampleEvent } from '../../src/core/samples.ts';
 

@@ -21,16 +21,15 @@ import { createApp } from '../../src/app/app.ts';
 import { createVerifier, HEADER_NAMES } from '../../src/app/verify.ts';
 import { interpret } from '../../src/core/dispatch.ts';
 import { silentLogger } from '../../src/core/logger.ts';
-import { createStore } from '../../src/core/store.ts';
-import { sqlRpc } from '../../src/db/sql-rpc.ts';
-import { nodeHmac } from '../../src/node/hmac.ts';
 import { createLogger, logDestination } from '../../src/node/logger.ts';
+import { createStore } from '../../src/store/port.ts';
+import { sqlRpc } from '../../src/store/sql.ts';
 import { childSpec } from '../lib/drive.ts';
 import type { LayerSpec } from '../lib/phase.ts';
 import { mapTrusted } from '../lib/workload.ts';
 
 const spec = childSpec<LayerSpec>();
-const verify = createVerifier(spec.secret, nodeHmac);
+const verify = createVerifier(spec.secret);
 
 /** The database stand-in: answers on the next turn of the event loop, as a reply from a socket would. */
 const answer = (jsonText: unknown) =>
@@ -96,7 +95,7 @@ if (spec.layer === 'node-http') {
       }),
     );
     const logger = spec.layer === 'app' ? createLogger('info', logDestination(spec.logFile)) : silentLogger;
-    fetch = createApp({ store, signingSecret: spec.secret, logger, hmac: nodeHmac }).fetch;
+    fetch = createApp({ store, signingSecret: spec.secret, logger }).fetch;
   }
   serve({ fetch, port: 0, hostname: '127.0.0.1' }, (info) => ready(info.port));
 }

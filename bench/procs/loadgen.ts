@@ -9,7 +9,7 @@
  * cost ~0.22 ms of CPU per request, as much as the minimal receiver itself.
  */
 import { connect, type Socket } from 'node:net';
-import { Webhook } from 'svix';
+import { Webhook } from 'standardwebhooks';
 import { childSpec, type DriveResult, drive, report } from '../lib/drive.ts';
 import { type HttpPhaseSpec, phaseEvents, workloads } from '../lib/phase.ts';
 import type { PhaseWorkload } from '../lib/workload.ts';

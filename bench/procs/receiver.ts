@@ -1,11 +1,10 @@
 /**
  * @module The two comparison receivers (a child process of the bench), on bare `node:http`:
  *
- * - `minimal`: the same Svix signature check as ours on Node (`createVerifier` with node:crypto's
- *   HMAC) and one call of the same SQL entry point (`clerk_sync_apply_event`), the body mapped to a
+ * - `minimal`: the same Svix signature check as ours (`createVerifier`) and one call of the same SQL entry point (`clerk_sync_apply_event`), the body mapped to a
  *   row without validation, no logging — what ours would cost without its framework, validation and
  *   logging.
- * - `naive`: the tutorial receiver — svix's `Webhook.verify`, then one upsert per table the event touches,
+ * - `naive`: the tutorial receiver — the library's `Webhook.verify`, then one upsert per table the event touches,
  *   each its own autocommit statement awaited in turn (no transaction, no ledger, no ordering guard).
  *
  * Both use a pool of 10 connections, like `npm start`. Prints `listening <port>` when ready.
@@ -13,9 +12,8 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
-import { Webhook } from 'svix';
+import { Webhook } from 'standardwebhooks';
 import { createVerifier } from '../../src/app/verify.ts';
-import { nodeHmac } from '../../src/node/hmac.ts';
 import { childSpec } from '../lib/drive.ts';
 import { APPLY_SQL } from '../lib/phase.ts';
 import { type Mapped, mapTrusted } from '../lib/workload.ts';
@@ -35,7 +33,7 @@ const pool = new pg.Pool({
 // Idle connections may be terminated between phases (the bench does it to read statistics).
 pool.on('error', () => {});
 const webhook = new Webhook(spec.secret);
-const verifyAsOurs = createVerifier(spec.secret, nodeHmac);
+const verifyAsOurs = createVerifier(spec.secret);
 
 /** The verified envelope, or null: minimal checks as ours does on Node, naive as the tutorials do. */
 function verified(body: string, headers: Record<string, string>): Envelope | null {
@@ -44,7 +42,11 @@ function verified(body: string, headers: Record<string, string>): Envelope | nul
     return v.ok ? (v.payload as Envelope) : null;
   }
   try {
-    return webhook.verify(body, headers) as Envelope;
+    return webhook.verify(body, {
+      'webhook-id': headers['svix-id'] ?? '',
+      'webhook-timestamp': headers['svix-timestamp'] ?? '',
+      'webhook-signature': headers['svix-signature'] ?? '',
+    }) as Envelope;
   } catch {
     return null;
   }

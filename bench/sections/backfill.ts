@@ -10,10 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClerkApi, PAGE_SIZE } from '../../src/clerk/api.ts';
 import { userSchema } from '../../src/core/events.ts';
+import { KINDS } from '../../src/core/kinds.ts';
 import { toUserRow } from '../../src/core/map.ts';
-import { createStore } from '../../src/core/store.ts';
 import { pgDatabase } from '../../src/db/pg.ts';
-import { sqlRpc } from '../../src/db/sql-rpc.ts';
+import { createStore } from '../../src/store/port.ts';
+import { sqlRpc } from '../../src/store/sql.ts';
 import { ask, forkTs, runJson, sleep } from '../lib/child.ts';
 import { type Scratch, truncateAll } from '../lib/scratch.ts';
 import type { StandinSpec } from '../procs/standin.ts';
@@ -209,7 +210,7 @@ async function baseline(scratch: Scratch, url: string, users: number): Promise<B
   try {
     let done = 0;
     const t0 = performance.now();
-    for await (const page of api.pages('users')) {
+    for await (const page of api.pages(KINDS.user.list)) {
       for (const item of page.items) {
         if (done >= users) break;
         const r = await store.upsert('user', [toUserRow(userSchema.parse(item))]);

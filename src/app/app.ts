@@ -5,8 +5,16 @@
 import { Hono } from 'hono';
 import { interpret } from '../core/dispatch.ts';
 import type { Logger } from '../core/logger.ts';
-import { type Outcome, type Result, SCHEMA_VERSION, type Store, StoreError } from '../core/store.ts';
 import { type EnsureRouteDeps, ensureRoutes } from '../ensure/route.ts';
+import { ledgerPayload, payloadIds, toHex } from '../store/failure.ts';
+import {
+  type FailureReason,
+  type Outcome,
+  type Result,
+  SCHEMA_VERSION,
+  type Store,
+  StoreError,
+} from '../store/port.ts';
 import { createVerifier, HEADER_NAMES, type HmacSha256 } from './verify.ts';
 
 export interface AppDeps {
@@ -131,7 +139,14 @@ export function createApp(deps: AppDeps): Hono {
 
   app.post(routes.webhook, async (c) => {
     const started = now();
-    const body = await readLimited(c.req.raw, MAX_BODY_BYTES);
+    let body: string | null;
+    try {
+      body = await readLimited(c.req.raw, MAX_BODY_BYTES);
+    } catch (error) {
+      // The sender went away mid-body (or the server's body timeout cut it off): nothing to answer.
+      deps.logger.debug({ err: { name: (error as Error).name } }, 'delivery body not received (aborted)');
+      return c.json({ error: 'body not received' }, 400);
+    }
     if (body === null) return c.json(TOO_LARGE, 413);
     const headers: Record<string, string> = {};
     for (const name of HEADER_NAMES) {
@@ -151,59 +166,70 @@ export function createApp(deps: AppDeps): Hono {
       return c.json(UNAUTHORIZED, 401);
     }
 
-    const event = interpret(verified.payload);
+    const { payload, json } = verified;
+    const event = interpret(payload);
     const base = {
       svix_id,
       type: event.type,
       object_id: event.kind === 'ignored' ? undefined : event.objectId,
     };
     let answer: Result<Answer>;
+    let failedReason: FailureReason | undefined;
     if (event.kind === 'ignored') answer = { ok: true, value: 'ignored' };
     else if (event.kind === 'apply')
       answer = await within(
         deps.store.applyEvent({
           eventId,
           type: event.type,
+          kind: event.objectKind,
+          op: event.op,
           data: event.data,
           occurredAt: event.occurredAt,
         }),
         timeoutMs,
       );
-    else answer = await recordFailed(event.type, event.error, verified.payload);
+    else answer = await recordFailed(event.type, event.error, json ? event.reason : 'not_json');
 
-    // SQL refused an event that passed validation: keep it as failed for replay, not retried forever.
+    // The database refused the event for its content: keep it as failed for replay, not retried forever.
     if (!answer.ok && !answer.error.retryable && event.kind === 'apply')
       answer = await recordFailed(
         event.type,
         `database refused it: ${answer.error.message}`,
-        verified.payload,
+        answer.error.reason ?? 'data_exception',
       );
 
     const ms = now() - started;
     if (!answer.ok) {
-      const status = answer.error.retryable ? 503 : 500;
+      // Not applied and not stored whole: Svix retries, whatever the cause.
       deps.logger.error(
-        { ...base, status, ms, err: { code: answer.error.code, message: answer.error.message } },
+        { ...base, status: 503, ms, err: { code: answer.error.code, message: answer.error.message } },
         'webhook not applied',
       );
-      return c.json(RETRY, status);
+      return c.json(RETRY, 503);
     }
     const line = { ...base, outcome: answer.value, status: 200, ms };
     if (answer.value === 'failed')
       deps.logger.warn(
-        { ...line, error: event.kind === 'invalid' ? event.error : undefined },
-        'webhook stored as failed',
+        { ...line, reason: failedReason, error: event.kind === 'invalid' ? event.error : undefined },
+        `webhook stored as failed (${failedReason})`,
       );
     else deps.logger.info(line, 'webhook');
     return c.json({ outcome: answer.value });
 
-    async function recordFailed(type: string, failure: string, payload: unknown): Promise<Result<Answer>> {
-      const stored = await within(deps.store.applyEvent({ eventId, type, failure, payload }), timeoutMs);
-      if (stored.ok || stored.error.retryable) return stored;
-      // The database cannot hold this payload (e.g. nested deeper than jsonb allows): keep the
-      // event as failed without it, rather than have Svix retry it for a day.
-      const reason = `${failure}; payload not stored: ${stored.error.message}`;
-      return within(deps.store.applyEvent({ eventId, type, failure: reason, payload: null }), timeoutMs);
+    /** Stores the event as failed with its payload whole, or fails (and the delivery is retried). */
+    async function recordFailed(
+      type: string,
+      failure: string,
+      reason: FailureReason,
+    ): Promise<Result<Answer>> {
+      failedReason = reason;
+      const input = { eventId, type, failure, reason, data: payloadIds(payload) };
+      const raw = body as string;
+      const kept = json ? ledgerPayload(payload, raw) : { payloadHex: toHex(raw) };
+      const stored = await within(deps.store.applyEvent({ ...input, ...kept }), timeoutMs);
+      if (stored.ok || stored.error.retryable || 'payloadHex' in kept) return stored;
+      // jsonb refused a payload that looked holdable: keep the delivered bytes instead, still whole.
+      return within(deps.store.applyEvent({ ...input, payloadHex: toHex(raw) }), timeoutMs);
     }
   });
 

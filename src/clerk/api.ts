@@ -4,23 +4,15 @@
  * limiter, with 429 pauses and retries. Runtime-neutral: `fetch`, `AbortController` and timers only.
  * Items come back as raw JSON; callers validate them (`userSchema`, … in `src/core/events.ts`).
  */
+
+import type { ListEndpoint } from '../core/kinds.ts';
 import { ClerkApiError, errorForStatus, type RetryReason, retriesExhausted } from './errors.ts';
 import { abortable, createGate, type Rate, type Sleep, timerSleep } from './limiter.ts';
-
-export type Kind = 'users' | 'organizations' | 'memberships';
 
 /** Clerk's maximum `limit`. */
 export const PAGE_SIZE = 500;
 /** 90 % of the development-instance limit (100 requests / 10 s); production allows 1000 / 10 s. */
 export const DEFAULT_RATE: Rate = { requests: 90, windowMs: 10_000 };
-
-const LISTS = {
-  // A bare array; the total comes from /users/count.
-  users: { path: '/users', enveloped: false },
-  organizations: { path: '/organizations', enveloped: true },
-  // Instance-wide (InstanceGetOrganizationMemberships): one walk instead of one per organization.
-  memberships: { path: '/organization_memberships', enveloped: true },
-} as const satisfies Record<Kind, { path: string; enveloped: boolean }>;
 
 /** One page of a list, in the order Clerk returned it. */
 export interface Page {
@@ -28,7 +20,7 @@ export interface Page {
   offset: number;
   /** Raw Clerk objects, not validated. */
   items: unknown[];
-  /** Clerk's `total_count`, or null for users (see `count('users')`). */
+  /** Clerk's `total_count`, or null for a list without one (users: see `count`). */
   total: number | null;
   /** `id` of the last item: with `offset + items.length`, a checkpoint to resume from. */
   lastId: string | null;
@@ -37,7 +29,7 @@ export interface Page {
 export interface PagesOptions {
   /** Resume at this position (also numbers the pages). */
   startOffset?: number;
-  /** Users only: resume after this user id instead of walking `startOffset` rows again. */
+  /** A list with a cursor only: resume after this id instead of walking `startOffset` rows again. */
   startAfter?: string;
   signal?: AbortSignal;
 }
@@ -80,10 +72,10 @@ export interface ClerkApiOptions {
 export type Query = Record<string, string | number>;
 
 export interface ClerkApi {
-  /** Total number of objects of `kind`. */
-  count(kind: Kind, signal?: AbortSignal): Promise<number>;
-  /** Pages of `kind`, oldest first, the next one fetched while the caller works on the current one. */
-  pages(kind: Kind, options?: PagesOptions): AsyncGenerator<Page, void, undefined>;
+  /** Total number of objects on a list endpoint (a kind's `list` in the registry). */
+  count(list: ListEndpoint, signal?: AbortSignal): Promise<number>;
+  /** Pages of a list, oldest first, the next one fetched while the caller works on the current one. */
+  pages(list: ListEndpoint, options?: PagesOptions): AsyncGenerator<Page, void, undefined>;
   /** A GET through the limiter and retries; the parsed JSON body. */
   get(path: string, query?: Query, signal?: AbortSignal): Promise<unknown>;
 }
@@ -123,8 +115,8 @@ export function parseRetryAfter(header: string | null, nowMs = Date.now()): numb
  *
  * @example
  * const clerk = createClerkApi({ secretKey: env.CLERK_SECRET_KEY, apiUrl: 'https://api.clerk.com/v1' });
- * const total = await clerk.count('users');
- * for await (const page of clerk.pages('users')) {
+ * const total = await clerk.count(KINDS.user.list);
+ * for await (const page of clerk.pages(KINDS.user.list)) {
  *   await applyUsers(page.items.map((u) => userSchema.parse(u)));
  * }
  */
@@ -237,9 +229,9 @@ export function createClerkApi(options: ClerkApiOptions): ClerkApi {
     }
   }
 
-  async function count(kind: Kind, signal?: AbortSignal): Promise<number> {
-    const path = kind === 'users' ? '/users/count' : LISTS[kind].path;
-    const body = await get(path, kind === 'users' ? {} : { limit: 1 }, signal);
+  async function count(list: ListEndpoint, signal?: AbortSignal): Promise<number> {
+    const path = list.countPath ?? list.path;
+    const body = await get(path, list.countPath ? {} : { limit: 1 }, signal);
     const total = (body as { total_count?: unknown } | null)?.total_count;
     if (typeof total !== 'number') throw unexpected(path, 'total_count');
     return total;
@@ -254,12 +246,11 @@ export function createClerkApi(options: ClerkApiOptions): ClerkApi {
   }
 
   async function fetchPage(
-    kind: Kind,
+    { path, enveloped }: ListEndpoint,
     offset: number,
     after: string | null,
     signal: AbortSignal,
   ): Promise<Page> {
-    const { path, enveloped } = LISTS[kind];
     // Offsets walk and discard every row before them; Clerk recommends the cursor for users.
     const position: Query = after === null ? { offset } : { starting_after: after };
     const body = await get(path, { limit: PAGE_SIZE, order_by: '+created_at', ...position }, signal);
@@ -277,17 +268,20 @@ export function createClerkApi(options: ClerkApiOptions): ClerkApi {
     return { offset, items, total, lastId };
   }
 
-  async function* pages(kind: Kind, options: PagesOptions = {}): AsyncGenerator<Page, void, undefined> {
+  async function* pages(
+    list: ListEndpoint,
+    options: PagesOptions = {},
+  ): AsyncGenerator<Page, void, undefined> {
     const { startOffset = 0, startAfter, signal } = options;
-    if (startAfter !== undefined && kind !== 'users')
-      throw new TypeError(`pages: startAfter is for users, not ${kind}`);
+    if (startAfter !== undefined && !list.cursor)
+      throw new TypeError(`pages: ${list.path} has no cursor to start after`);
     // Our own signal, so a consumer that stops early also cancels the prefetched request.
     const controller = new AbortController();
     const onAbort = () => controller.abort(signal?.reason);
     if (signal?.aborted) onAbort();
     signal?.addEventListener('abort', onAbort, { once: true });
     const load = (offset: number, after: string | null) => {
-      const page = fetchPage(kind, offset, after, controller.signal);
+      const page = fetchPage(list, offset, after, controller.signal);
       page.catch(() => {}); // surfaced when awaited; this only prevents an unhandled rejection meanwhile
       return page;
     };
@@ -296,7 +290,7 @@ export function createClerkApi(options: ClerkApiOptions): ClerkApi {
       for (;;) {
         const page = await next;
         const full = page.items.length >= PAGE_SIZE;
-        if (full) next = load(page.offset + page.items.length, kind === 'users' ? page.lastId : null);
+        if (full) next = load(page.offset + page.items.length, list.cursor ? page.lastId : null);
         yield page;
         if (!full) return;
       }

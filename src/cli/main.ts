@@ -4,8 +4,8 @@
 import { parseArgs } from 'node:util';
 import { ClerkApiError } from '../clerk/errors.ts';
 import { ConfigError, type Env } from '../core/config.ts';
-import { StoreError } from '../core/store.ts';
 import { packageInfo } from '../node/package.ts';
+import { StoreError } from '../store/port.ts';
 import { CliError, type Command, type Io } from './command.ts';
 import { backfill } from './commands/backfill.ts';
 import { doctor } from './commands/doctor.ts';

@@ -1,75 +1,37 @@
 /**
  * @module Turns a verified webhook body into what to do with it: apply, ignore, or record as invalid.
+ * Which types are mirrored, and what each one does, comes from the registry of kinds.
  */
 import type { z } from 'zod';
+import { envelopeSchema } from './events.ts';
 import {
-  envelopeSchema,
-  isMirroredEventType,
-  type MirroredEvent,
+  changeOf,
+  type DeleteKey,
+  EVENT_ROUTES,
+  type KindName,
   type MirroredEventType,
-  mirroredEventSchema,
-} from './events.ts';
-import { toMembershipRow, toOrganizationRow, toUserRow } from './map.ts';
-import type { ObjectKind, RowOf } from './rows.ts';
+  type RowOf,
+} from './kinds.ts';
+import { cleanText } from './map.ts';
 
-/** What a delete needs: the id, and for memberships the pair it links. */
-export interface DeleteKey {
-  id: string;
-  organization_id?: string;
-  user_id?: string;
-}
+type Change = {
+  [K in KindName]:
+    | { objectKind: K; op: 'upsert'; objectId: string; data: RowOf[K] }
+    | { objectKind: K; op: 'delete'; objectId: string; data: DeleteKey };
+}[KindName];
 
-type Upsert<K extends ObjectKind> = { objectKind: K; op: 'upsert'; objectId: string; data: RowOf[K] };
-type Delete<K extends ObjectKind> = { objectKind: K; op: 'delete'; objectId: string; data: DeleteKey };
-type Change = { [K in ObjectKind]: Upsert<K> | Delete<K> }[ObjectKind];
-
-export type Applied = { kind: 'apply'; type: MirroredEventType; occurredAt: string } & Change;
+/** `occurredAt`: the envelope's timestamp, null when it has none usable (it never fails an event). */
+export type Applied = { kind: 'apply'; type: MirroredEventType; occurredAt: string | null } & Change;
 
 export type Interpreted =
   /** A well-formed envelope whose type we do not mirror (e.g. `session.created`). */
   | { kind: 'ignored'; type: string }
   /** Verified but cannot be applied; `error` holds zod paths and messages, never values. */
-  | { kind: 'invalid'; type: string; error: string; objectId: string | null }
+  | { kind: 'invalid'; type: string; error: string; objectId: string | null; reason: InvalidReason }
   | Applied;
 
-type EventOf<K extends MirroredEventType> = Extract<MirroredEvent, { type: K }>;
-type Handlers = { [K in MirroredEventType]: (event: EventOf<K>) => Change };
-
-const upsert = <K extends ObjectKind>(objectKind: K, data: RowOf[K]): Upsert<K> => ({
-  objectKind,
-  op: 'upsert',
-  objectId: data.id,
-  data,
-});
-const remove = <K extends ObjectKind>(objectKind: K, data: DeleteKey): Delete<K> => ({
-  objectKind,
-  op: 'delete',
-  objectId: data.id,
-  data,
-});
-
-const handlers = {
-  'user.created': (e) => upsert('user', toUserRow(e.data)),
-  'user.updated': (e) => upsert('user', toUserRow(e.data)),
-  'user.deleted': (e) => remove('user', { id: e.data.id }),
-  'organization.created': (e) => upsert('organization', toOrganizationRow(e.data)),
-  'organization.updated': (e) => upsert('organization', toOrganizationRow(e.data)),
-  'organization.deleted': (e) => remove('organization', { id: e.data.id }),
-  'organizationMembership.created': (e) => upsert('membership', toMembershipRow(e.data)),
-  'organizationMembership.updated': (e) => upsert('membership', toMembershipRow(e.data)),
-  'organizationMembership.deleted': (e) =>
-    remove('membership', {
-      id: e.data.id,
-      organization_id: e.data.organization.id,
-      user_id: e.data.public_user_data.user_id,
-    }),
-} satisfies Handlers;
-
-// Generic over K so TypeScript correlates the handler with its event (TS 4.6 correlated unions).
-function handle<K extends MirroredEventType>(type: K, event: EventOf<K>): Change {
-  const handler: Handlers[K] = handlers[type];
-  return handler(event);
-}
+/** Why a verified payload is invalid (a subset of the ledger's reason classes). */
+export type InvalidReason = 'not_json' | 'invalid_event' | 'too_deep';
 
 const MAX_ISSUES = 5;
 
@@ -78,6 +40,7 @@ const NOT_AN_EVENT: Interpreted = {
   type: 'unknown',
   error: 'envelope: expected an object with a string "type"',
   objectId: null,
+  reason: 'invalid_event',
 };
 
 /** Issue paths and zod's messages only: zod's default messages name types, never the input. */
@@ -95,8 +58,25 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 
 function rawObjectId({ data }: Record<string, unknown>): string | null {
   const { id } = isRecord(data) ? data : {};
-  return typeof id === 'string' && id !== '' ? id : null;
+  return typeof id === 'string' && id !== '' ? cleanText(id) : null;
 }
+
+/** How deep a payload may nest: far beyond Clerk's objects (~6), well within Postgres's stack. */
+export const MAX_JSON_DEPTH = 256;
+
+function deeperThan(value: unknown, max: number): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (max === 0) return true;
+  for (const v of Array.isArray(value) ? value : Object.values(value))
+    if (deeperThan(v, max - 1)) return true;
+  return false;
+}
+
+const invalid = (error: z.ZodError, payload: Record<string, unknown>) => ({
+  error: describe(error),
+  objectId: rawObjectId(payload),
+  reason: 'invalid_event' as const,
+});
 
 /**
  * Interprets a verified Clerk webhook body. Never throws: a body that cannot be applied comes back
@@ -112,31 +92,47 @@ export function interpret(payload: unknown): Interpreted {
   try {
     return interpretOrThrow(payload);
   } catch (error) {
-    // A signed body nested deeper than the validators' recursion (zod's z.json()) allows.
+    // A signed body nested deeper than the mapping's recursion (cleaning text at any depth) allows.
     if (!(error instanceof RangeError)) throw error;
     const type = isRecord(payload) && typeof payload.type === 'string' ? payload.type : 'unknown';
-    return { kind: 'invalid', type, error: 'payload nested too deeply to validate', objectId: null };
+    return {
+      kind: 'invalid',
+      type: cleanText(type),
+      error: 'payload nested too deeply to validate',
+      objectId: null,
+      reason: 'too_deep',
+    };
   }
 }
 
 function interpretOrThrow(payload: unknown): Interpreted {
   const { type } = isRecord(payload) ? payload : {};
   if (!isRecord(payload) || typeof type !== 'string') return NOT_AN_EVENT;
-  if (!isMirroredEventType(type)) {
+  const route = EVENT_ROUTES.get(type);
+  if (route === undefined) {
     const envelope = envelopeSchema.safeParse(payload);
     return envelope.success
       ? { kind: 'ignored', type }
-      : { kind: 'invalid', type, error: describe(envelope.error), objectId: rawObjectId(payload) };
+      : { kind: 'invalid', type: cleanText(type), ...invalid(envelope.error, payload) };
   }
-  const parsed = mirroredEventSchema.safeParse(payload);
-  if (!parsed.success) {
-    return { kind: 'invalid', type, error: describe(parsed.error), objectId: rawObjectId(payload) };
-  }
-  const event = parsed.data;
+  const parsed = route.schema.safeParse(payload);
+  if (!parsed.success) return { kind: 'invalid', type, ...invalid(parsed.error, payload) };
+  // Postgres parses jsonb recursively: past this depth it runs out of stack (54001) on every try.
+  if (deeperThan(payload, MAX_JSON_DEPTH))
+    return {
+      kind: 'invalid',
+      type,
+      error: `payload nested deeper than ${MAX_JSON_DEPTH} levels`,
+      objectId: rawObjectId(payload),
+      reason: 'too_deep',
+    };
+  const data = changeOf(route.kind, route.op, parsed.data.data);
+  const applied = { objectKind: route.kind, op: route.op, objectId: data.id, data } as Change;
+  const { timestamp } = parsed.data;
   return {
     kind: 'apply',
-    type: event.type,
-    occurredAt: new Date(event.timestamp).toISOString(),
-    ...handle(event.type, event),
+    type: type as MirroredEventType,
+    occurredAt: timestamp === null ? null : new Date(timestamp).toISOString(),
+    ...applied,
   };
 }

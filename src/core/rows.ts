@@ -1,5 +1,5 @@
 /**
- * @module The row shapes the SQL sync functions take (supabase/migrations/*_clerk_sync_functions.sql).
+ * @module The row shapes the SQL sync functions take (`clerk_sync.write_*` in supabase/migrations/).
  * Timestamps are ISO 8601 strings; `private_metadata` goes to service-only storage, never to a
  * table an app role can read.
  */
@@ -54,27 +54,4 @@ export interface MembershipRow {
   private_metadata: JsonObject;
   created_at: string;
   updated_at: string;
-}
-
-export type ObjectKind = 'user' | 'organization' | 'membership';
-
-export interface RowOf {
-  user: UserRow;
-  organization: OrganizationRow;
-  membership: MembershipRow;
-}
-
-/** What one batch call did, per object. */
-export interface BatchCounts {
-  inserted: number;
-  updated: number;
-  unchanged: number;
-  stale: number;
-  /** Rows refused because the object (or, for memberships, its user or organization) was deleted. */
-  deleted: number;
-}
-
-export interface DeleteCounts {
-  deleted: number;
-  tombstoned: number;
 }

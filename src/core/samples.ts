@@ -2,13 +2,8 @@
  * @module Realistic sample payloads of the mirrored event types, modelled on Clerk's webhook
  * examples, with fresh ids. Used by `clerk-sync send-test-event` and by tests.
  */
-import type { MirroredEventInput, MirroredEventType } from './events.ts';
+import { EVENT_ROUTES, type EventDataInput, type MirroredEventType } from './kinds.ts';
 import type { JsonObject } from './rows.ts';
-
-// With "types": [] the core sees only the ES lib; every runtime we target has Web Crypto.
-declare const crypto: { getRandomValues<T extends Uint8Array>(array: T): T };
-
-type EventInput<K extends MirroredEventType> = Extract<MirroredEventInput, { type: K }>;
 
 export interface SampleEnvelope {
   object: 'event';
@@ -19,7 +14,7 @@ export interface SampleEnvelope {
 
 export type SampleEvent<K extends MirroredEventType> = SampleEnvelope & {
   type: K;
-  data: EventInput<K>['data'];
+  data: EventDataInput<K>;
 };
 
 export interface SampleOptions {
@@ -57,7 +52,7 @@ interface Ctx {
 const IMAGE_URL = 'https://img.clerk.com/eyJ0eXBlIjoiZGVmYXVsdCJ9';
 const emailOf = (userId: string) => `sample+${userId.slice(-8).toLowerCase()}@example.com`;
 
-function user({ now, userId }: Ctx): EventInput<'user.created'>['data'] {
+function user({ now, userId }: Ctx): EventDataInput<'user.created'> {
   const emailId = randomId('idn_');
   const phoneId = randomId('idn_');
   return {
@@ -141,7 +136,7 @@ function user({ now, userId }: Ctx): EventInput<'user.created'>['data'] {
   };
 }
 
-function organization({ now, userId, orgId }: Ctx): EventInput<'organization.created'>['data'] {
+function organization({ now, userId, orgId }: Ctx): EventDataInput<'organization.created'> {
   return {
     object: 'organization',
     id: orgId,
@@ -162,7 +157,7 @@ function organization({ now, userId, orgId }: Ctx): EventInput<'organization.cre
   };
 }
 
-function membership(ctx: Ctx): EventInput<'organizationMembership.created'>['data'] {
+function membership(ctx: Ctx): EventDataInput<'organizationMembership.created'> {
   return {
     object: 'organization_membership',
     id: ctx.membershipId,
@@ -186,7 +181,7 @@ function membership(ctx: Ctx): EventInput<'organizationMembership.created'>['dat
   };
 }
 
-type Builders = { [K in MirroredEventType]: (ctx: Ctx) => EventInput<K>['data'] };
+type Builders = { [K in MirroredEventType]: (ctx: Ctx) => EventDataInput<K> };
 
 const builders = {
   'user.created': user,
@@ -213,12 +208,12 @@ const builders = {
  * interpret(event); // { kind: 'apply', op: 'upsert', objectKind: 'user', objectId: event.data.id, … }
  */
 export function sampleEvent<K extends MirroredEventType>(type: K, opts: SampleOptions = {}): SampleEvent<K> {
-  const kind = type.slice(0, type.indexOf('.'));
+  const kind = EVENT_ROUTES.get(type)?.kind;
   const ctx: Ctx = {
     now: opts.now ?? Date.now(),
     userId: (kind === 'user' ? opts.id : undefined) ?? opts.userId ?? randomId('user_'),
     orgId: (kind === 'organization' ? opts.id : undefined) ?? opts.orgId ?? randomId('org_'),
-    membershipId: (kind === 'organizationMembership' ? opts.id : undefined) ?? randomId('orgmem_'),
+    membershipId: (kind === 'membership' ? opts.id : undefined) ?? randomId('orgmem_'),
   };
   const build: Builders[K] = builders[type];
   return {

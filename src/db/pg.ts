@@ -7,8 +7,14 @@ import type { Database, Session } from './database.ts';
 export interface PgOptions {
   /** Pool size. */
   max?: number;
-  /** Server-side statement timeout in ms, kept below Svix's 15 s delivery timeout. */
+  /** Server-side statement timeout in ms, below the receiver's 10 s deadline (default 8 s). */
   statementTimeoutMs?: number;
+  /**
+   * Client-side: how long a query may go without an answer before its connection is given up and
+   * destroyed (default: the statement timeout + 1 s, still below the deadline). This is what frees
+   * the pool from a connection that stopped answering without closing (a frozen network path).
+   */
+  queryTimeoutMs?: number;
   connectionTimeoutMs?: number;
   applicationName?: string;
 }
@@ -37,11 +43,18 @@ function session(client: pg.PoolClient): Session {
  * @example const db = pgDatabase(process.env.DATABASE_URL!, { max: 10 });
  */
 export function pgDatabase(connectionString: string, options: PgOptions = {}): Database {
+  const statementTimeout = options.statementTimeoutMs ?? 8_000;
   const pool = new pg.Pool({
     connectionString,
     max: options.max ?? 10,
     connectionTimeoutMillis: options.connectionTimeoutMs ?? 5_000,
-    statement_timeout: options.statementTimeoutMs ?? 10_000,
+    statement_timeout: statementTimeout,
+    // A query unanswered this long fails, and the pool destroys its client (released with the error).
+    query_timeout: options.queryTimeoutMs ?? statementTimeout + 1_000,
+    // A peer that disappears (host down, connection dropped by a middlebox) is noticed by TCP.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 5_000,
+    idleTimeoutMillis: 10_000,
     application_name: options.applicationName ?? 'clerk-supabase-sync',
     types,
   });
@@ -81,7 +94,13 @@ export function pgDatabase(connectionString: string, options: PgOptions = {}): D
           await client.query('commit');
           return result;
         } catch (error) {
-          await client.query('rollback').catch(() => {});
+          // Only a server that answered gets a rollback; a connection that did not (timeout, network)
+          // is destroyed on release, which rolls back server-side — asking it would wait once more.
+          if (
+            typeof (error as { code?: unknown }).code === 'string' &&
+            /^[0-9A-Z]{5}$/.test((error as { code: string }).code)
+          )
+            await client.query('rollback').catch(() => {});
           throw error;
         }
       }),

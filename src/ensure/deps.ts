@@ -4,7 +4,7 @@
 import { type ClerkApi, createClerkApi, DEFAULT_RATE } from '../clerk/api.ts';
 import type { Rate } from '../clerk/limiter.ts';
 import type { Config } from '../core/config.ts';
-import type { Store } from '../core/store.ts';
+import type { Store } from '../store/port.ts';
 import { createEnsurer } from './ensure.ts';
 import type { EnsureRouteDeps } from './route.ts';
 import { createSessionVerifier } from './token.ts';

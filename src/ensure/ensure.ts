@@ -11,8 +11,7 @@ import { ClerkApiError } from '../clerk/errors.ts';
 import type { Rate } from '../clerk/limiter.ts';
 import { membershipSchema, organizationSchema, userSchema } from '../core/events.ts';
 import { toMembershipRow, toOrganizationRow, toUserRow } from '../core/map.ts';
-import type { BatchCounts } from '../core/rows.ts';
-import type { EnsureStatus, Result, Store } from '../core/store.ts';
+import type { BatchCounts, EnsureStatus, Result, Store } from '../store/port.ts';
 import { createKeyedLimiter } from './limiter.ts';
 
 /** `present`: the mirror has the user (nothing written); `applied`: this call wrote what it lacked. */

@@ -10,8 +10,8 @@ import { type AppDeps, createApp } from '../app/app.ts';
 import type { HmacSha256 } from '../app/verify.ts';
 import { ConfigError, type Env, parseConfig } from '../core/config.ts';
 import type { Logger } from '../core/logger.ts';
-import type { Store } from '../core/store.ts';
 import { consoleLogger } from '../edge/logger.ts';
+import type { Store } from '../store/port.ts';
 
 export interface ClerkSyncHandlerOptions {
   /** The variables to read (README, "Environment"). Default: `process.env` where there is one. */

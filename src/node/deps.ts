@@ -5,9 +5,9 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import type { Config } from '../core/config.ts';
-import type { Store } from '../core/store.ts';
-import { DATA_DIR } from './database.ts';
-import { openStore } from './store.ts';
+import { DATA_DIR } from '../db/open.ts';
+import { openStore } from '../store/open.ts';
+import type { Store } from '../store/port.ts';
 
 export const SECRET_FILE = `${DATA_DIR}/signing-secret`;
 

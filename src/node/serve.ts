@@ -1,13 +1,13 @@
 /**
  * @module The Node receiver's start-up, shared by `npm start` (src/node/server.ts) and `clerk-sync serve`:
- * config → deps → createApp → listen, and a clean stop on SIGINT/SIGTERM.
+ * config → deps → createApp → serveNode (bounded for unsigned traffic), and a bounded stop on SIGINT/SIGTERM.
  */
-import { serve } from '@hono/node-server';
 import { createApp } from '../app/app.ts';
 import { type Env, parseConfig } from '../core/config.ts';
 import { ensureDeps } from '../ensure/deps.ts';
 import { nodeDeps } from './deps.ts';
 import { nodeHmac } from './hmac.ts';
+import { exitOnSignals, serveNode } from './http.ts';
 import { createLogger } from './logger.ts';
 
 /**
@@ -18,18 +18,14 @@ export async function startReceiver(env: Env): Promise<{ url: string }> {
   const config = parseConfig(env, { signingSecret: true });
   const logger = createLogger(config.logLevel);
   const { store, signingSecret, devSecret } = await nodeDeps(config);
-  const fetch = createApp({
-    store,
-    signingSecret,
+  const node = serveNode({
+    fetch: createApp({ store, signingSecret, logger, hmac: nodeHmac, ensure: ensureDeps(config, store) })
+      .fetch,
+    port: config.port,
     logger,
-    hmac: nodeHmac,
-    ensure: ensureDeps(config, store),
-  }).fetch;
-  const { server, port } = await new Promise<{ server: ReturnType<typeof serve>; port: number }>(
-    (resolve) => {
-      const server = serve({ fetch, port: config.port }, (info) => resolve({ server, port: info.port }));
-    },
-  );
+  });
+  exitOnSignals(node, () => store.close());
+  const { port } = await node.listening;
   const url = `http://localhost:${port}/webhooks/clerk`;
   logger.info({ port, database: config.database.kind }, `listening on ${url}`);
   if (devSecret)
@@ -37,8 +33,5 @@ export async function startReceiver(env: Env): Promise<{ url: string }> {
       `\nEmbedded default: data in .data/, signing secret ${signingSecret} (kept in .data/signing-secret).\n` +
         `Point Clerk at ${url}, or try: npx clerk-sync send-test-event user.created\n\n`,
     );
-  const stop = () => server.close(() => void store.close().finally(() => process.exit(0)));
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
   return { url };
 }

@@ -1,11 +1,11 @@
 /**
  * @module The store transport over supabase-js (PostgREST `POST /rest/v1/rpc/<fn>`) with the service
  * role key: the one every runtime can use, the edge ones included. One HTTP request per store call,
- * bounded by an abort signal, and every PostgREST outcome sorted into retryable or final.
+ * bounded by an abort signal; failures sorted by the one policy (./failure.ts).
  */
 import { createClient, type SupabaseClient, type SupabaseClientOptions } from '@supabase/supabase-js';
-import { createStore, type Result, type Rpc, type Store, StoreError } from '../core/store.ts';
-import { classify, redactValues } from '../db/sql-rpc.ts';
+import { classifyPostgrest } from './failure.ts';
+import { createStore, type Result, type Rpc, type Store, StoreError } from './port.ts';
 
 export interface SupabaseRpcOptions {
   /**
@@ -18,71 +18,6 @@ export interface SupabaseRpcOptions {
 }
 
 export const DEFAULT_TIMEOUT_MS = 8_000;
-
-/** The shape of a supabase-js (postgrest-js) error; `status` is 0 when no HTTP answer came. */
-interface PostgrestFailure {
-  error: { message?: string; code?: string; details?: string | null; hint?: string | null };
-  status: number;
-}
-
-// HTTP answers that mean "try again later" whatever their body: PostgREST's own 503 (no database
-// connection, PGRST000/001/002) and 504 (no pooled connection in time, PGRST003), and the gateways in
-// front of it (502 bad gateway, 429 rate limited).
-const TRANSIENT_STATUS: Record<number, StoreError['code']> = {
-  429: 'unavailable',
-  502: 'unavailable',
-  503: 'unavailable',
-  504: 'timeout',
-};
-
-// What a refused request usually means for this service, to say what to fix.
-const HINTS: Record<number, string> = {
-  401: 'check SUPABASE_SERVICE_ROLE_KEY (or SUPABASE_SECRET_KEY): it must be the service role key of this project',
-  403: 'the key in SUPABASE_SERVICE_ROLE_KEY is not the service role key (only the service role may call clerk_sync_* functions)',
-  404: 'the clerk_sync_* SQL functions are missing: apply the migrations (supabase db push)',
-};
-
-/**
- * Sorts a supabase-js failure into a StoreError code, the way sqlRpc's `classify` does for a direct
- * connection (same SQLSTATE table), plus what only HTTP can say: no answer, an aborted request, a 5xx
- * from the gateway. Messages keep no quoted values (they can be personal data).
- */
-export function classifyPostgrest(fn: string, failure: PostgrestFailure): StoreError {
-  const { error, status } = failure;
-  const code = typeof error.code === 'string' ? error.code : '';
-  const message = typeof error.message === 'string' ? error.message : 'no message';
-  if (status === 0) {
-    // No HTTP answer: fetch threw. postgrest-js folds it into `{ message: '<name>: <message>' }`.
-    const aborted = /^(AbortError|TimeoutError)\b/.test(message);
-    return new StoreError(
-      aborted ? 'timeout' : 'unavailable',
-      aborted
-        ? `${fn}: no answer from Supabase in time (request aborted)`
-        : `${fn}: Supabase unreachable: ${redactValues(message)}`,
-      { cause: error },
-    );
-  }
-  const transient = TRANSIENT_STATUS[status];
-  if (transient !== undefined)
-    return new StoreError(
-      transient,
-      `${fn}: HTTP ${status}${code ? ` ${code}` : ''}: ${redactValues(message)}`,
-      {
-        cause: error,
-        sqlstate: /^[0-9A-Z]{5}$/.test(code) ? code : undefined,
-      },
-    );
-  // A SQLSTATE (PostgREST forwards Postgres errors as they are): the same table as a direct connection.
-  const sorted = classify({ code, message });
-  const hint = HINTS[status];
-  return new StoreError(
-    sorted.code,
-    `${fn}: HTTP ${status}${code && sorted.sqlstate === undefined ? ` ${code}` : ''}: ${sorted.message}${
-      hint && sorted.code === 'rejected' ? ` (${hint})` : ''
-    }`,
-    { cause: error, sqlstate: sorted.sqlstate },
-  );
-}
 
 /**
  * Calls `public.<fn>` through PostgREST's `/rpc/<fn>` with named arguments.
@@ -100,7 +35,8 @@ export function supabaseRpc(client: SupabaseClient, options: SupabaseRpcOptions 
       if (returns === 'rows' && !Array.isArray(data))
         return {
           ok: false,
-          error: new StoreError('rejected', `${fn}: expected rows from PostgREST, got ${typeof data}`),
+          // Not about the event's content: something between us and PostgREST answered oddly.
+          error: new StoreError('unavailable', `${fn}: expected rows from PostgREST, got ${typeof data}`),
         };
       return { ok: true, value: data } satisfies Result<unknown>;
     } catch (error) {

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app/app.ts';
 import { sampleEvent } from '../../src/core/samples.ts';
-import { createStore } from '../../src/core/store.ts';
 import type { Queryable } from '../../src/db/database.ts';
 import { pgDatabase } from '../../src/db/pg.ts';
-import { sqlRpc } from '../../src/db/sql-rpc.ts';
+import { createStore } from '../../src/store/port.ts';
+import { sqlRpc } from '../../src/store/sql.ts';
 import { example, withData } from '../fixtures/clerk-examples.ts';
 import { openTestDatabase, type TestDatabase } from '../support/db.ts';
 import { captureLogs } from '../support/logs.ts';

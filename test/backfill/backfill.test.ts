@@ -3,14 +3,15 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app/app.ts';
-import { type BackfillOptions, KINDS, runBackfill } from '../../src/backfill/backfill.ts';
+import { type BackfillOptions, runBackfill } from '../../src/backfill/backfill.ts';
 import { createClerkApi } from '../../src/clerk/api.ts';
 import { main } from '../../src/cli/main.ts';
 import { userSchema } from '../../src/core/events.ts';
+import { KIND_NAMES } from '../../src/core/kinds.ts';
 import { silentLogger } from '../../src/core/logger.ts';
 import { toUserRow } from '../../src/core/map.ts';
-import { createStore, type Store } from '../../src/core/store.ts';
-import { sqlRpc } from '../../src/db/sql-rpc.ts';
+import { createStore, type Store } from '../../src/store/port.ts';
+import { sqlRpc } from '../../src/store/sql.ts';
 import { type ClerkStandin, generateClerkData, startClerkStandin } from '../support/clerk-standin.ts';
 import { onServer, openTestDatabase, type TestDatabase } from '../support/db.ts';
 import { startPostgrest } from '../support/postgrest.ts';
@@ -47,7 +48,7 @@ const api = () =>
   createClerkApi({ secretKey: SECRET_KEY, apiUrl: clerk.url, rate: { requests: 10_000, windowMs: 1_000 } });
 const backfill = (o: Partial<BackfillOptions> = {}) =>
   runBackfill(store, api(), {
-    kinds: KINDS,
+    kinds: KIND_NAMES,
     dryRun: false,
     prune: false,
     force: false,
@@ -106,9 +107,9 @@ describe('backfill into the mirror', () => {
     const summaries = await backfill();
     await expectMirrorEqualsClerk();
     expect(summaries.map((s) => [s.kind, s.fetched, s.inserted, s.failed])).toEqual([
-      ['users', 1_234, 1_234, 0],
-      ['organizations', 24, 24, 0],
-      ['memberships', 600, 600, 0],
+      ['user', 1_234, 1_234, 0],
+      ['organization', 24, 24, 0],
+      ['membership', 600, 600, 0],
     ]);
     // users: count + 3 pages; organizations: count + 1; memberships: count + 2.
     expect(clerk.stats.requests - before).toBe(4 + 2 + 3);
@@ -120,7 +121,7 @@ describe('backfill into the mirror', () => {
   ])('%s', async (_label, users, broken) => {
     clerk.data = generateClerkData({ users, organizations: 0, membersPerOrg: 0 });
     for (const u of clerk.data.users.slice(0, broken)) (u as Record<string, unknown>).created_at = 'long ago';
-    const [summary] = await backfill({ kinds: ['users'] });
+    const [summary] = await backfill({ kinds: ['user'] });
     expect(summary).toMatchObject({ fetched: users, inserted: users - broken, failed: broken });
     expect(await ids('users_public')).toHaveLength(users - broken);
   });
@@ -148,9 +149,9 @@ describe('backfill into the mirror', () => {
     await backfill();
     const again = await backfill();
     expect(again.map((s) => [s.kind, s.unchanged, s.inserted + s.updated])).toEqual([
-      ['users', 1_234, 0],
-      ['organizations', 24, 0],
-      ['memberships', 600, 0],
+      ['user', 1_234, 0],
+      ['organization', 24, 0],
+      ['membership', 600, 0],
     ]);
   });
 
@@ -158,7 +159,7 @@ describe('backfill into the mirror', () => {
     await backfill();
     const { removed } = changeClerk();
     const before = await t.db.query('select id, updated_at from public.users_public order by id');
-    const dry = await backfill({ kinds: ['users'], dryRun: true, prune: true });
+    const dry = await backfill({ kinds: ['user'], dryRun: true, prune: true });
     expect(dry[0]).toMatchObject({ inserted: 4, updated: 3, unchanged: 1_226, deleted: 5 });
     expect((await t.db.query('select id, updated_at from public.users_public order by id')).rows).toEqual(
       before.rows,
@@ -181,20 +182,20 @@ describe('backfill into the mirror', () => {
   it('--prune refuses to delete more than 10% without --force, and prints what would go', async () => {
     await backfill();
     deleteClerkUsers(clerk.data.users.slice(0, 400));
-    const refused = await backfill({ kinds: ['users'], prune: true });
+    const refused = await backfill({ kinds: ['user'], prune: true });
     expect(refused[0]?.pruneRefused).toHaveLength(400);
     expect(await ids('users_public')).toHaveLength(1_234);
-    const forced = await backfill({ kinds: ['users'], prune: true, force: true });
+    const forced = await backfill({ kinds: ['user'], prune: true, force: true });
     expect(forced[0]?.deleted).toBe(400);
     expect(await ids('users_public')).toEqual(sorted(clerk.data.users));
   });
 
   it('never prunes a row Clerk still has, even when offset paging skipped it', async () => {
-    await backfill({ kinds: ['organizations'] });
+    await backfill({ kinds: ['organization'] });
     // Clerk's list omits org_000003 (as when a deletion shifts the pages mid-run), but GET finds it.
     const hidden = clerk.data.organizations.splice(3, 1)[0];
     const summary = await runBackfill(store, api(), {
-      kinds: ['organizations'],
+      kinds: ['organization'],
       dryRun: false,
       prune: true,
       force: true,
@@ -210,7 +211,7 @@ describe('backfill into the mirror', () => {
     let pages = 0;
     await expect(
       backfill({
-        kinds: ['users'],
+        kinds: ['user'],
         signal: abort.signal,
         onProgress: () => {
           if (++pages === 2) abort.abort();
@@ -218,10 +219,10 @@ describe('backfill into the mirror', () => {
       }),
     ).rejects.toThrow();
     expect(await ids('users_public')).toHaveLength(1_000);
-    const resumed = await backfill({ kinds: ['users'] });
+    const resumed = await backfill({ kinds: ['user'] });
     expect(resumed[0]).toMatchObject({ resumedAt: 1_000, fetched: 234, inserted: 234 });
     expect(await ids('users_public')).toEqual(sorted(clerk.data.users));
-    const restarted = await backfill({ kinds: ['users'], restart: true });
+    const restarted = await backfill({ kinds: ['user'], restart: true });
     expect(restarted[0]).toMatchObject({ resumedAt: null, fetched: 1_234, unchanged: 1_234 });
   });
 
@@ -231,7 +232,7 @@ describe('backfill into the mirror', () => {
     const app = createApp({ store, signingSecret: SECRET, logger: silentLogger });
     const victims = clerk.data.users.slice(10, 20);
     const renamed = clerk.data.users.slice(500, 510);
-    const running = backfill({ kinds: ['users'], restart: true });
+    const running = backfill({ kinds: ['user'], restart: true });
     for (const u of renamed) {
       Object.assign(u, { first_name: 'Live', updated_at: u.updated_at + 1_000 });
       await app.request(
@@ -259,7 +260,7 @@ describe('backfill into the mirror', () => {
 
   it('an item Clerk sends in an unexpected shape is counted failed, the rest applied', async () => {
     (clerk.data.users[5] as Record<string, unknown>).updated_at = 'yesterday';
-    const [users] = await backfill({ kinds: ['users'] });
+    const [users] = await backfill({ kinds: ['user'] });
     expect(users).toMatchObject({ fetched: 1_234, inserted: 1_233, failed: 1 });
     expect(users?.errors).toEqual([expect.stringMatching(/^user_00000005: updated_at/)]);
   });

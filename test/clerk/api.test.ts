@@ -9,6 +9,7 @@ import {
   parseRetryAfter,
 } from '../../src/clerk/api.ts';
 import { ClerkApiError } from '../../src/clerk/errors.ts';
+import { KINDS } from '../../src/core/kinds.ts';
 import { virtualClock } from './clock.ts';
 
 const API = 'https://api.clerk.test/v1';
@@ -93,7 +94,7 @@ const client = (options: Partial<ClerkApiOptions> = {}) =>
 describe('paging', () => {
   it('walks 1,234 users oldest first in pages of 500: offset for the first, the cursor after', async () => {
     server.use(...fakeClerk({ users: users(1234) }));
-    const pages = await collect(client().pages('users'));
+    const pages = await collect(client().pages(KINDS.user.list));
     expect(pages.map((p) => [p.offset, p.items.length, p.total, p.lastId])).toEqual([
       [0, 500, null, 'user_0499'],
       [500, 500, null, 'user_0999'],
@@ -112,17 +113,17 @@ describe('paging', () => {
     ['an offset only', { startOffset: 1000 }, { offset: '1000' }],
   ])('resumes users from %s', async (_label, options, position) => {
     server.use(...fakeClerk({ users: users(1234) }));
-    const pages = await collect(client().pages('users', options));
+    const pages = await collect(client().pages(KINDS.user.list, options));
     expect(pages.map((p) => [p.offset, p.items.length])).toEqual([[1000, 234]]);
     expect(requests).toEqual([{ limit: '500', order_by: '+created_at', ...position }]);
   });
 
   it.each([
-    ['organizations', organizations(600)],
-    ['memberships', memberships(600)],
-  ] as const)('walks %s by offset, with total_count', async (kind, items) => {
+    ['organizations', KINDS.organization.list, organizations(600)],
+    ['memberships', KINDS.membership.list, memberships(600)],
+  ] as const)('walks %s by offset, with total_count', async (kind, list, items) => {
     server.use(...fakeClerk({ [kind]: items }));
-    const pages = await collect(client().pages(kind));
+    const pages = await collect(client().pages(list));
     expect(pages.map((p) => [p.offset, p.items.length, p.total])).toEqual([
       [0, 500, 600],
       [500, 100, 600],
@@ -134,22 +135,24 @@ describe('paging', () => {
 
   it('refuses a server that ignores the users cursor instead of looping', async () => {
     server.use(http.get(`${API}/users`, () => HttpResponse.json(users(500))));
-    await expect(collect(client().pages('users'))).rejects.toMatchObject({ code: 'unexpected_response' });
+    await expect(collect(client().pages(KINDS.user.list))).rejects.toMatchObject({
+      code: 'unexpected_response',
+    });
   });
 
   it('stops after an empty page when the total is a multiple of 500', async () => {
     server.use(...fakeClerk({ organizations: organizations(500) }));
-    const pages = await collect(client().pages('organizations'));
+    const pages = await collect(client().pages(KINDS.organization.list));
     expect(pages.map((p) => p.items.length)).toEqual([500, 0]);
   });
 
   it.each([
-    ['users', { users: users(3) }, 3, {}],
-    ['organizations', { organizations: organizations(4) }, 4, { limit: '1' }],
-    ['memberships', { memberships: memberships(5) }, 5, { limit: '1' }],
-  ] as const)('counts %s', async (kind, data, total, query) => {
+    ['users', KINDS.user.list, { users: users(3) }, 3, {}],
+    ['organizations', KINDS.organization.list, { organizations: organizations(4) }, 4, { limit: '1' }],
+    ['memberships', KINDS.membership.list, { memberships: memberships(5) }, 5, { limit: '1' }],
+  ] as const)('counts %s', async (kind, list, data, total, query) => {
     server.use(...fakeClerk(data));
-    expect(await client().count(kind)).toBe(total);
+    expect(await client().count(list)).toBe(total);
     expect(requests).toEqual(kind === 'users' ? [] : [query]);
   });
 
@@ -166,7 +169,7 @@ describe('paging', () => {
       }),
     );
     const seenWhileOnFirst: string[][] = [];
-    for await (const page of client().pages('organizations')) {
+    for await (const page of client().pages(KINDS.organization.list)) {
       if (page.offset === 0) {
         await Promise.race([
           second,
@@ -182,7 +185,7 @@ describe('paging', () => {
 
   it('sends nothing more when the caller stops early', async () => {
     server.use(...fakeClerk({ organizations: organizations(1200) }));
-    for await (const page of client().pages('organizations')) {
+    for await (const page of client().pages(KINDS.organization.list)) {
       if (page.offset === 0) break;
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -225,7 +228,7 @@ describe('failures that stop at once', () => {
         return HttpResponse.json(body, { status });
       }),
     );
-    const error = await collect(client().pages('users')).catch((e: unknown) => e);
+    const error = await collect(client().pages(KINDS.user.list)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ClerkApiError);
     expect(error).toMatchObject({ code, status, message: expect.stringMatching(message) });
     expect((error as Error).message).not.toContain(SECRET);
@@ -234,7 +237,7 @@ describe('failures that stop at once', () => {
 
   it('names a non-JSON answer as a wrong CLERK_API_URL', async () => {
     server.use(http.get(`${API}/users/count`, () => HttpResponse.text('<html>')));
-    await expect(client().count('users')).rejects.toMatchObject({ code: 'unexpected_response' });
+    await expect(client().count(KINDS.user.list)).rejects.toMatchObject({ code: 'unexpected_response' });
   });
 });
 
@@ -273,7 +276,7 @@ describe('retries', () => {
     const clock = virtualClock();
     const events: ApiEvent[] = [];
     const api = client({ ...clock, random: () => 0, onEvent: (e) => events.push(e) });
-    expect(await api.count('users')).toBe(7);
+    expect(await api.count(KINDS.user.list)).toBe(7);
     expect(clock.sends).toHaveLength(steps.length + 1);
     expect(events.flatMap((e) => (e.type === 'retry' ? [[e.reason, e.delayMs]] : []))).toEqual(retries);
   });
@@ -293,7 +296,7 @@ describe('retries', () => {
       scripted([step, step, step, step]);
       const clock = virtualClock();
       const error = await client({ ...clock, maxRetries: 2 })
-        .count('users')
+        .count(KINDS.user.list)
         .catch((e: unknown) => e);
       expect(error).toMatchObject({ code, message: expect.stringMatching(message) });
       expect(clock.sends).toHaveLength(3);
@@ -308,7 +311,7 @@ describe('retries', () => {
     scripted([429], retryAfter);
     const clock = virtualClock();
     const events: ApiEvent[] = [];
-    await client({ ...clock, random: () => random, onEvent: (e) => events.push(e) }).count('users');
+    await client({ ...clock, random: () => random, onEvent: (e) => events.push(e) }).count(KINDS.user.list);
     expect(events.filter((e) => e.type === 'pause')).toEqual([
       { type: 'pause', path: '/users/count', delayMs },
     ]);
@@ -340,11 +343,15 @@ describe('retries', () => {
       random: () => 0,
       onEvent: (e) => {
         if (e.type !== 'pause' || queued.length > 0) return;
-        queued.push(api.count('users'));
+        queued.push(api.count(KINDS.user.list));
         paused();
       },
     });
-    const counts = await Promise.all([api.count('users'), api.count('users'), api.count('users')]);
+    const counts = await Promise.all([
+      api.count(KINDS.user.list),
+      api.count(KINDS.user.list),
+      api.count(KINDS.user.list),
+    ]);
     expect([...counts, ...(await Promise.all(queued))]).toEqual([1, 1, 1, 1]);
     expect(clock.sends).toEqual([0, 0, 0, 2000, 2000, 2000, 2000]);
   });
@@ -353,7 +360,7 @@ describe('retries', () => {
     server.use(...fakeClerk({ users: [] }));
     const clock = virtualClock();
     const api = client({ ...clock, rate: { requests: 5, windowMs: 200 } });
-    await Promise.all(Array.from({ length: 11 }, () => api.count('users')));
+    await Promise.all(Array.from({ length: 11 }, () => api.count(KINDS.user.list)));
     expect(clock.sends).toEqual([0, 0, 0, 0, 0, 200, 200, 200, 200, 200, 400]);
   });
 
@@ -361,7 +368,7 @@ describe('retries', () => {
     scripted([429], '30');
     const controller = new AbortController();
     const api = client({ onEvent: (e) => e.type === 'pause' && controller.abort(new Error('interrupted')) });
-    await expect(api.count('users', controller.signal)).rejects.toThrow('interrupted');
+    await expect(api.count(KINDS.user.list, controller.signal)).rejects.toThrow('interrupted');
   });
 });
 

@@ -3,10 +3,10 @@ import { HttpResponse, http } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { doctorCommand, formatCheck } from '../../src/cli/commands/doctor.ts';
-import { createStore, SCHEMA_VERSION } from '../../src/core/store.ts';
 import type { Database } from '../../src/db/database.ts';
 import { loadMigrations, migrate } from '../../src/db/migrate.ts';
-import { sqlRpc } from '../../src/db/sql-rpc.ts';
+import { createStore, SCHEMA_VERSION } from '../../src/store/port.ts';
+import { sqlRpc } from '../../src/store/sql.ts';
 import { captureIo, cli } from '../support/cli-io.ts';
 import { createEmptyDatabase, onServer, openTestDatabase, type TestDatabase } from '../support/db.ts';
 
@@ -220,14 +220,16 @@ describe('clerk-sync doctor', () => {
   it('failed ledger events are a warning, with the last applied event; exit 0', async () => {
     await t.db.query(
       `select public.clerk_sync_apply_event(event_id => 'msg_' || i, event_type => 'user.created',
-         failure => 'bug', payload => '{}') from generate_series(1, 2) i`,
+         failure => 'bug', payload => '{}', reason => 'invalid_event') from generate_series(1, 2) i`,
     );
-    await t.db.query(`select public.clerk_sync_apply_event('msg_ok', 'user.deleted', '{"id":"user_gone"}')`);
+    await t.db.query(
+      `select public.clerk_sync_apply_event('msg_ok', 'user.deleted', 'user', 'delete', '{"id":"user_gone"}')`,
+    );
     try {
       const r = await doctor(healthy);
       expect(r.code).toBe(0);
       expect(r.lines.at(-2)).toMatch(
-        /^! ledger: 2 failed events; last event applied \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(just now\) → run clerk-sync replay/,
+        /^! ledger: 2 failed events \(2 invalid_event\); last event applied \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(just now\) → run clerk-sync replay/,
       );
       expect(r.lines.at(-1)).toBe('0 problems, 1 warning.');
     } finally {

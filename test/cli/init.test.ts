@@ -14,10 +14,10 @@ import { main } from '../../src/cli/main.ts';
 import { allMigrations } from '../../src/cli/project.ts';
 import { silentLogger } from '../../src/core/logger.ts';
 import { sampleEvent } from '../../src/core/samples.ts';
-import { createStore } from '../../src/core/store.ts';
 import { loadMigrations, migrate } from '../../src/db/migrate.ts';
 import { pgDatabase } from '../../src/db/pg.ts';
-import { sqlRpc } from '../../src/db/sql-rpc.ts';
+import { createStore } from '../../src/store/port.ts';
+import { sqlRpc } from '../../src/store/sql.ts';
 import { createEmptyDatabase, onServer } from '../support/db.ts';
 import { SECRET, signed } from '../support/webhooks.ts';
 

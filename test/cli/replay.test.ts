@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseSince, runReplay, summaryLine } from '../../src/cli/commands/replay.ts';
 import { sampleEvent } from '../../src/core/samples.ts';
-import { createStore, type Store, StoreError } from '../../src/core/store.ts';
-import { sqlRpc } from '../../src/db/sql-rpc.ts';
+import { createStore, type Store, StoreError } from '../../src/store/port.ts';
+import { sqlRpc } from '../../src/store/sql.ts';
 import { userRow } from '../fixtures/rows.ts';
 import { captureIo, cli } from '../support/cli-io.ts';
 import { onServer, openTestDatabase, type TestDatabase } from '../support/db.ts';
@@ -49,7 +49,7 @@ const broken = (id: string) => {
 /** One of each: fixed by an upgrade, stale by now, still invalid, erased, and of a type not mirrored. */
 async function storeOneOfEach(): Promise<void> {
   await storeFailed('msg_fixed', sampleEvent('user.created', { id: 'user_fixed' }));
-  await t.db.query('select public.clerk_sync_upsert_users($1)', [
+  await t.db.query("select public.clerk_sync_upsert('user', $1)", [
     JSON.stringify([userRow('user_newer', 1, { updated_at: '2026-06-01T00:00:00.000Z' })]),
   ]);
   await storeFailed(
@@ -59,7 +59,7 @@ async function storeOneOfEach(): Promise<void> {
   await storeFailed('msg_broken', broken('user_broken'));
   await storeFailed('msg_erased', sampleEvent('user.updated', { id: 'user_gone' }));
   await t.db.query(
-    "select public.clerk_sync_apply_event('msg_delete', 'user.deleted', '{\"id\":\"user_gone\"}')",
+    "select public.clerk_sync_apply_event('msg_delete', 'user.deleted', 'user', 'delete', '{\"id\":\"user_gone\"}')",
   );
   await storeFailed('msg_session', {
     object: 'event',
@@ -241,11 +241,23 @@ describe('clerk-sync replay', () => {
         expect.stringMatching(/^still failed: msg_broken \(user\.created\): data\.created_at: /),
         'Replayed 5: applied 1, stale 1, duplicate 0, still failed 1, erased 1, ignored 1 (types not mirrored)',
       ]);
-      expect(first.err).toMatch(/^clerk-sync replay: 1 event\(s\) still fail; they stay in the ledger/);
+      expect(first.err).toMatch(
+        /^clerk-sync replay: 3 event\(s\) not applied and still failed in the ledger .* --discard <svix-id>$/,
+      );
 
+      // Erased and ignored events are not applied: no success until they are discarded on purpose.
       const json = await cli(['replay', '--json', '--id', 'msg_erased', '--id', 'msg_session'], env);
-      expect(json.code).toBe(0);
+      expect(json.code).toBe(1);
       expect(JSON.parse(json.out)).toMatchObject({ replayed: 2, erased: 1, ignored: 1, still_failed: 0 });
+      expect(await cli(['replay', '--discard', 'msg_erased', 'msg_session', 'msg_nope'], env)).toEqual({
+        code: 1,
+        out: 'Discarded 2: msg_erased, msg_session\nNot failed in the ledger (or unknown): msg_nope',
+        err: '',
+      });
+      expect((await ledger('msg_session'))?.status).toBe('discarded');
+      expect(await cli(['replay', '--id', 'msg_erased', '--id', 'msg_session'], env)).toMatchObject({
+        code: 0,
+      });
 
       await t.db.query("delete from clerk_sync.events where status = 'failed'");
       expect(await cli(['replay'], env)).toEqual({ code: 0, out: 'No failed events to replay.', err: '' });

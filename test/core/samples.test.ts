@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { interpret } from '../../src/core/dispatch.ts';
-import { MIRRORED_EVENT_TYPES } from '../../src/core/events.ts';
+import { MIRRORED_EVENT_TYPES } from '../../src/core/kinds.ts';
 import { sampleEvent } from '../../src/core/samples.ts';
 
 const NOW = Date.UTC(2026, 0, 2, 3, 4, 5, 678);

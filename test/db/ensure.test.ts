@@ -3,8 +3,8 @@
  * organization, in one read (supabase/migrations/20261202300000_ensure.sql).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createStore, type EnsureStatus, type Store } from '../../src/core/store.ts';
-import { sqlRpc } from '../../src/db/sql-rpc.ts';
+import { createStore, type EnsureStatus, type Store } from '../../src/store/port.ts';
+import { sqlRpc } from '../../src/store/sql.ts';
 import { membershipRow, orgRow, userRow } from '../fixtures/rows.ts';
 import { openTestDatabase, type TestDatabase } from '../support/db.ts';
 

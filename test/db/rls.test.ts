@@ -6,13 +6,13 @@ import { openTestDatabase, type TestDatabase } from '../support/db.ts';
 let t: TestDatabase;
 beforeAll(async () => {
   t = await openTestDatabase();
-  await t.db.query('select public.clerk_sync_upsert_users($1)', [
+  await t.db.query("select public.clerk_sync_upsert('user', $1)", [
     JSON.stringify(['user_a', 'user_b', 'user_c', 'user_d'].map((id) => userRow(id, 1))),
   ]);
-  await t.db.query('select public.clerk_sync_upsert_organizations($1)', [
+  await t.db.query("select public.clerk_sync_upsert('organization', $1)", [
     JSON.stringify([orgRow('org_1', 1), orgRow('org_2', 1)]),
   ]);
-  await t.db.query('select public.clerk_sync_upsert_memberships($1)', [
+  await t.db.query("select public.clerk_sync_upsert('membership', $1)", [
     JSON.stringify([
       membershipRow('mem_a1', 'org_1', 'user_a', 1),
       membershipRow('mem_c1', 'org_1', 'user_c', 1),
@@ -97,15 +97,18 @@ describe('nobody writes the mirror directly: writes go through the sync function
 });
 
 const syncFunctions = [
-  ["clerk_sync_apply_event(event_id => 'e', event_type => 'user.deleted', data => '{\"id\":\"user_b\"}')"],
-  ["clerk_sync_upsert_users('[]')"],
-  ["clerk_sync_delete_users(array['user_b'])"],
-  ["clerk_sync_upsert_organizations('[]')"],
-  ["clerk_sync_delete_organizations(array['org_2'])"],
-  ["clerk_sync_upsert_memberships('[]')"],
-  ["clerk_sync_delete_memberships(array['mem_b2'])"],
+  [
+    "clerk_sync_apply_event(event_id => 'e', event_type => 'user.deleted', kind => 'user', op => 'delete', data => '{\"id\":\"user_b\"}')",
+  ],
+  ["clerk_sync_upsert('user', '[]')"],
+  ["clerk_sync_delete('user', array['user_b'])"],
+  ["clerk_sync_upsert('organization', '[]')"],
+  ["clerk_sync_delete('organization', array['org_2'])"],
+  ["clerk_sync_upsert('membership', '[]')"],
+  ["clerk_sync_delete('membership', array['mem_b2'])"],
   ['clerk_sync_failed_events()'],
   ['clerk_sync_ledger_status()'],
+  ["clerk_sync_discard_events(array['e'])"],
   ['clerk_sync_prune_ledger()'],
   ["clerk_sync_private_metadata('user', 'user_a')"],
   ['clerk_sync_schema_version()'],

@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
 import { Miniflare } from 'miniflare';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { measure } from '../../bench/edge-cpu.ts';
 import { sampleEvent } from '../../src/core/samples.ts';
 import { pgDatabase } from '../../src/db/pg.ts';
 import { type ClerkStandin, startClerkStandin } from '../support/clerk-standin.ts';
@@ -161,9 +161,9 @@ describe('the Worker in workerd', () => {
 });
 
 describe('the Worker’s budget', () => {
-  it('bundle under 150 KB gzipped; per-event CPU well inside the 10 ms free-plan limit', async () => {
-    const r = await measure({ events: 100, runs: 3 });
-    expect(r.gzipKiB).toBeLessThan(150);
-    expect(r.cpuMsPerEvent).toBeLessThan(5);
-  }, 90_000);
+  // Its CPU per event is a speed figure: `npm run bench -- --only edge` measures it.
+  it('bundle under 150 KB gzipped', async () => {
+    const code = await readFile(join(out, 'index.js'));
+    expect(gzipSync(code, { level: 9 }).length / 1024).toBeLessThan(150);
+  });
 });

@@ -3,6 +3,9 @@
  * updated, deleted — parents deleted while memberships still point at them) delivered the way Svix
  * can (every event 1–3 times, in any order, 16 at a time), with a backfill snapshot taken at a
  * random moment racing the webhooks. Afterwards the mirror must equal Clerk's final state exactly.
+ * Hostile content is part of the histories: NUL and lone surrogates in names and metadata keys,
+ * far-future timestamps, private_metadata nested in the user's organization_memberships, membership
+ * deletes carrying only the id, and two versions of a user with the same updated_at.
  *
  * `npm test` runs a fixed number of seeds; `npm run test:soak` runs many more (SOAK_RUNS).
  */
@@ -13,8 +16,8 @@ import { membershipSchema, organizationSchema, userSchema } from '../../src/core
 import { silentLogger } from '../../src/core/logger.ts';
 import { toMembershipRow, toOrganizationRow, toUserRow } from '../../src/core/map.ts';
 import { sampleEvent } from '../../src/core/samples.ts';
-import { createStore, type Store } from '../../src/core/store.ts';
-import { sqlRpc } from '../../src/db/sql-rpc.ts';
+import { createStore, type Store } from '../../src/store/port.ts';
+import { sqlRpc } from '../../src/store/sql.ts';
 import { openTestDatabase, type TestDatabase } from '../support/db.ts';
 import { post, SECRET, signed } from '../support/webhooks.ts';
 
@@ -23,12 +26,15 @@ const MAX_OPS = Number(process.env.SOAK_MAX_OPS ?? 40);
 
 /** What happens in Clerk; `create…`/`update…` and `join`/`changeRole` write whichever applies. */
 type Op =
-  | ['createUser' | 'updateUser' | 'deleteUser', number]
+  | ['createUser' | 'updateUser' | 'deleteUser' | 'hostileUser' | 'tieUser', number]
   | ['createOrg' | 'updateOrg' | 'deleteOrg', number]
   | ['join' | 'changeRole' | 'leave', number, number];
 
 const op: fc.Arbitrary<Op> = fc.oneof(
-  fc.tuple(fc.constantFrom('createUser', 'updateUser', 'deleteUser' as const), fc.nat(3)),
+  fc.tuple(
+    fc.constantFrom('createUser', 'updateUser', 'deleteUser', 'hostileUser', 'tieUser' as const),
+    fc.nat(3),
+  ),
   fc.tuple(fc.constantFrom('createOrg', 'updateOrg', 'deleteOrg' as const), fc.nat(2)),
   fc.tuple(fc.constantFrom('join', 'changeRole', 'leave' as const), fc.nat(2), fc.nat(3)),
 ) as fc.Arbitrary<Op>;
@@ -39,7 +45,12 @@ interface Clerk {
   orgs: Map<string, Obj>;
   memberships: Map<string, Obj>;
 }
-type Event = { type: string; data: Obj | { object: string; id: string; deleted: true } };
+/** `at`: when it happened in Clerk (the envelope's timestamp). */
+type Event = { type: string; at: number; data: Obj | { object: string; id: string; deleted?: true } };
+
+/** What the mapping makes of the hostile first names below (NUL removed, lone surrogate → U+FFFD). */
+const HOSTILE_NAME = (now: number) => `F\u0000${now}\uD800`;
+const CLEAN_NAME = (name: unknown) => String(name).replaceAll('\u0000', '').replaceAll('\uD800', '\uFFFD');
 
 const T0 = Date.UTC(2026, 0, 1);
 const clone = (c: Clerk): Clerk => ({
@@ -54,6 +65,7 @@ function play(ops: Op[]): { events: Event[]; states: Clerk[] } {
   // Clerk never reuses an id: a deleted object stays gone.
   const gone = new Set<string>();
   const events: Event[] = [];
+  const push = (type: string, data: Event['data']) => events.push({ type, at: now, data });
   const states: Clerk[] = [clone(clerk)];
   let now = T0;
   let membershipSeq = 0;
@@ -71,21 +83,39 @@ function play(ops: Op[]): { events: Event[]; states: Clerk[] } {
     const org = `org_c${a}`;
     switch (name) {
       case 'createUser':
-      case 'updateUser': {
+      case 'updateUser':
+      case 'hostileUser': {
         const exists = clerk.users.has(user);
         if (gone.has(user)) break;
         const data = sampleEvent('user.created', { id: user, now }).data as Obj;
         data.first_name = `First ${now}`;
         data.created_at = (clerk.users.get(user)?.created_at as number | undefined) ?? now;
+        if (name === 'hostileUser') {
+          data.first_name = HOSTILE_NAME(now);
+          data.unsafe_metadata = { 'k\u0000': ['v\uDC00'] };
+          data.last_sign_in_at = 9e15;
+          data.organization_memberships = [
+            { id: 'orgmem_x', organization: { id: 'org_x', private_metadata: { secret: 'nested' } } },
+          ];
+        }
         clerk.users.set(user, data);
-        events.push({ type: `user.${exists ? 'updated' : 'created'}`, data });
+        push(`user.${exists ? 'updated' : 'created'}`, data);
+        break;
+      }
+      case 'tieUser': {
+        // Another version with the same updated_at: the later event (by envelope timestamp) wins.
+        const current = clerk.users.get(user);
+        if (!current) break;
+        const data = { ...current, first_name: `Tie ${now}` };
+        clerk.users.set(user, data);
+        push('user.updated', data);
         break;
       }
       case 'deleteUser':
         if (!clerk.users.delete(user)) break;
         gone.add(user);
         dropMemberships((m) => (m.public_user_data as { user_id: string }).user_id === user);
-        events.push({ type: 'user.deleted', data: { object: 'user', id: user, deleted: true } });
+        push('user.deleted', { object: 'user', id: user, deleted: true });
         break;
       case 'createOrg':
       case 'updateOrg': {
@@ -95,17 +125,14 @@ function play(ops: Op[]): { events: Event[]; states: Clerk[] } {
         data.name = `Org ${now}`;
         data.created_at = (clerk.orgs.get(org)?.created_at as number | undefined) ?? now;
         clerk.orgs.set(org, data);
-        events.push({ type: `organization.${exists ? 'updated' : 'created'}`, data });
+        push(`organization.${exists ? 'updated' : 'created'}`, data);
         break;
       }
       case 'deleteOrg':
         if (!clerk.orgs.delete(org)) break;
         gone.add(org);
         dropMemberships((m) => (m.organization as Obj).id === org);
-        events.push({
-          type: 'organization.deleted',
-          data: { object: 'organization', id: org, deleted: true },
-        });
+        push('organization.deleted', { object: 'organization', id: org, deleted: true });
         break;
       default: {
         const memberUser = `user_c${b}`;
@@ -114,7 +141,13 @@ function play(ops: Op[]): { events: Event[]; states: Clerk[] } {
         if (name === 'leave' && !current) break;
         if (name === 'leave' && current) {
           clerk.memberships.delete(current.id);
-          events.push({ type: 'organizationMembership.deleted', data: { ...current, updated_at: now } });
+          // Half the deletes carry only the id, which Clerk's spec allows.
+          push(
+            'organizationMembership.deleted',
+            b % 2 === 0
+              ? { ...current, updated_at: now }
+              : { object: 'organization_membership', id: current.id },
+          );
           break;
         }
         const data = sampleEvent('organizationMembership.created', {
@@ -126,7 +159,7 @@ function play(ops: Op[]): { events: Event[]; states: Clerk[] } {
         data.role = current ? `org:role_${now}` : 'org:member';
         data.created_at = (current?.created_at as number | undefined) ?? now;
         clerk.memberships.set(data.id, data);
-        events.push({ type: `organizationMembership.${current ? 'updated' : 'created'}`, data });
+        push(`organizationMembership.${current ? 'updated' : 'created'}`, data);
       }
     }
     states.push(clone(clerk));
@@ -186,6 +219,9 @@ async function mirror() {
        from public.organization_memberships order by id`,
     ),
     privateMetadata: await q('select kind, id from clerk_sync.private_metadata order by kind, id'),
+    privateInAttrs: await q(
+      `select id from public.users_private where attrs::text like '%private_metadata%' or attrs::text like '%nested%'`,
+    ),
   };
 }
 
@@ -194,7 +230,7 @@ function expected(clerk: Clerk) {
   const email = (u: Obj) => (u.email_addresses as { id: string; email_address: string }[])[0]?.email_address;
   const users = [...clerk.users.values()].map((u) => ({
     id: u.id,
-    first_name: u.first_name,
+    first_name: CLEAN_NAME(u.first_name),
     updated_at: String(u.updated_at),
     email: email(u),
   }));
@@ -220,6 +256,7 @@ function expected(clerk: Clerk) {
     orgs: orgs.sort(byId),
     memberships: memberships.sort(byId),
     privateMetadata,
+    privateInAttrs: [],
   };
 }
 
@@ -245,7 +282,7 @@ describe('convergence under duplicates, reordering, concurrency and a racing bac
           const orderIt = order[Symbol.iterator]();
           const deliveries = events
             .flatMap((e) => {
-              const d = signed({ object: 'event', type: e.type, timestamp: Date.now(), data: e.data });
+              const d = signed({ object: 'event', type: e.type, timestamp: e.at, data: e.data });
               return Array.from({ length: copyIt.next().value as number }, () => d);
             })
             .map((d) => ({ d, key: orderIt.next().value as number }))

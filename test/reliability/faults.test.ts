@@ -11,11 +11,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app/app.ts';
 import { silentLogger } from '../../src/core/logger.ts';
 import { sampleEvent } from '../../src/core/samples.ts';
-import { createStore } from '../../src/core/store.ts';
 import type { Database } from '../../src/db/database.ts';
 import { pgDatabase } from '../../src/db/pg.ts';
-import { sqlRpc } from '../../src/db/sql-rpc.ts';
+import { createStore } from '../../src/store/port.ts';
+import { sqlRpc } from '../../src/store/sql.ts';
 import { onServer, openTestDatabase, type TestDatabase } from '../support/db.ts';
+import { versionHistory } from '../support/history.ts';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
 import { type Delivery, post, SECRET, signed } from '../support/webhooks.ts';
 
@@ -44,28 +45,7 @@ beforeEach(async () => {
 const appOn = (db: Database, timeoutMs = 3_000) =>
   createApp({ store: createStore(sqlRpc(db)), signingSecret: SECRET, logger: silentLogger, timeoutMs });
 
-/** A history of versions of a few users, organizations and memberships, as signed deliveries. */
-function history(objects: number, versions: number): Delivery[] {
-  const deliveries: Delivery[] = [];
-  const base = Date.UTC(2026, 0, 1);
-  for (let o = 0; o < objects; o++)
-    for (let v = 1; v <= versions; v++) {
-      const now = base + v * 1_000;
-      const user = sampleEvent('user.updated', { id: `user_f${o}`, now });
-      const org = sampleEvent('organization.updated', { id: `org_f${o}`, now });
-      const mem = sampleEvent('organizationMembership.updated', {
-        id: `orgmem_f${o}`,
-        orgId: `org_f${o}`,
-        userId: `user_f${o}`,
-        now,
-      });
-      (user.data as { first_name: string }).first_name = `v${v}`;
-      (org.data as { name: string }).name = `v${v}`;
-      (mem.data as { role: string }).role = `org:v${v}`;
-      deliveries.push(signed(user), signed(org), signed(mem));
-    }
-  return deliveries.sort(() => Math.random() - 0.5);
-}
+const history = (objects: number, versions: number) => versionHistory(objects, versions, 'f');
 
 async function deliverAll(app: ReturnType<typeof appOn>, deliveries: Delivery[], concurrency = 16) {
   const statuses = new Map<string, number>();

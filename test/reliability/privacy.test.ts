@@ -5,8 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app/app.ts';
 import { sampleEvent } from '../../src/core/samples.ts';
-import { createStore } from '../../src/core/store.ts';
-import { sqlRpc } from '../../src/db/sql-rpc.ts';
+import { createStore } from '../../src/store/port.ts';
+import { sqlRpc } from '../../src/store/sql.ts';
 import { openTestDatabase, type TestDatabase } from '../support/db.ts';
 import { captureLogs } from '../support/logs.ts';
 import { post, SECRET, signed } from '../support/webhooks.ts';

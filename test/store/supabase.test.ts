@@ -2,9 +2,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app/app.ts';
 import { parseConfig } from '../../src/core/config.ts';
 import { sampleEvent } from '../../src/core/samples.ts';
-import { SCHEMA_VERSION, type Store, type StoreErrorCode } from '../../src/core/store.ts';
 import { pgDatabase } from '../../src/db/pg.ts';
 import { nodeDeps } from '../../src/node/deps.ts';
+import { SCHEMA_VERSION, type Store, type StoreErrorCode } from '../../src/store/port.ts';
 import { serviceClient, supabaseRpc, supabaseStore } from '../../src/store/supabase.ts';
 import { membershipRow, orgRow, userRow } from '../fixtures/rows.ts';
 import { onServer, openTestDatabase, type TestDatabase } from '../support/db.ts';
@@ -48,26 +48,50 @@ beforeEach(async () => {
 
 const rows = async (sql: string) => (await t.db.query(sql)).rows;
 const rpcVia = (s: Store) =>
-  s.applyEvent({ eventId: 'msg_x', type: 'user.created', data: userRow('user_x', 1) });
+  s.applyEvent({
+    eventId: 'msg_x',
+    type: 'user.created',
+    kind: 'user',
+    op: 'upsert',
+    data: userRow('user_x', 1),
+  });
 
 describe('the supabase-js store, through a PostgREST-compatible endpoint on the real database', () => {
   it('applies an event in one RPC call, and answers duplicates and stale versions', async () => {
     const before = rest.calls.length;
     expect(
-      await store.applyEvent({ eventId: 'msg_1', type: 'user.created', data: userRow('user_a', 2) }),
+      await store.applyEvent({
+        eventId: 'msg_1',
+        type: 'user.created',
+        kind: 'user',
+        op: 'upsert',
+        data: userRow('user_a', 2),
+      }),
     ).toEqual({
       ok: true,
       value: 'applied',
     });
     expect(rest.calls.slice(before)).toEqual(['clerk_sync_apply_event']);
     expect(
-      await store.applyEvent({ eventId: 'msg_1', type: 'user.created', data: userRow('user_a', 2) }),
+      await store.applyEvent({
+        eventId: 'msg_1',
+        type: 'user.created',
+        kind: 'user',
+        op: 'upsert',
+        data: userRow('user_a', 2),
+      }),
     ).toEqual({
       ok: true,
       value: 'duplicate',
     });
     expect(
-      await store.applyEvent({ eventId: 'msg_2', type: 'user.updated', data: userRow('user_a', 1) }),
+      await store.applyEvent({
+        eventId: 'msg_2',
+        type: 'user.updated',
+        kind: 'user',
+        op: 'upsert',
+        data: userRow('user_a', 1),
+      }),
     ).toEqual({
       ok: true,
       value: 'stale',
@@ -112,10 +136,10 @@ describe('the supabase-js store, through a PostgREST-compatible endpoint on the 
       value: { deleted: 1, tombstoned: 1 },
     });
     expect(rest.calls.slice(before)).toEqual([
-      'clerk_sync_upsert_users',
-      'clerk_sync_upsert_organizations',
-      'clerk_sync_upsert_memberships',
-      'clerk_sync_delete_users',
+      'clerk_sync_upsert',
+      'clerk_sync_upsert',
+      'clerk_sync_upsert',
+      'clerk_sync_delete',
     ]);
   });
 
@@ -164,9 +188,14 @@ describe('PostgREST outcomes → store errors', () => {
     ['deadlock (500)', '40P01', 'conflict'],
     ['statement timeout (500)', '57014', 'timeout'],
     ['connection failure (503)', '08006', 'unavailable'],
-    ['raise exception (400)', 'P0001', 'rejected'],
+    ['read-only database (500)', '25006', 'unavailable'],
+    ['disk full (500)', '53100', 'unavailable'],
+    ['idle-session timeout (503)', '57P05', 'unavailable'],
+    ['internal error (500)', 'XX000', 'unavailable'],
+    ['a raise without our SQLSTATE (400): not a content error', 'P0001', 'unavailable'],
     ['unique violation (409)', '23505', 'rejected'],
     ['invalid parameter (400)', '22023', 'rejected'],
+    ['our own refusal of bad content (400)', '22Z01', 'rejected'],
   ])('%s → %s', async (_label, sqlstate, code) => {
     const result = await raise(sqlstate);
     expect(result.ok).toBe(false);
@@ -191,7 +220,17 @@ describe('PostgREST outcomes → store errors', () => {
       'timeout',
     ],
     ['502 from the gateway (HTML body)', 502, '<html>bad gateway</html>', 'unavailable'],
-    ['500 without a code', 500, '{"message":"internal"}', 'rejected'],
+    ['500 from the gateway (HTML body)', 500, '<html>internal error</html>', 'unavailable'],
+    ['520 from the gateway (HTML body)', 520, '<!DOCTYPE html><title>520</title>', 'unavailable'],
+    ['522 from the gateway (HTML body)', 522, '<!DOCTYPE html><title>522</title>', 'unavailable'],
+    ['524 from the gateway (HTML body)', 524, '<!DOCTYPE html><title>524</title>', 'unavailable'],
+    ['500 without a code', 500, '{"message":"internal"}', 'unavailable'],
+    [
+      '500 carrying a class-22 code: not trusted as content',
+      500,
+      '{"code":"22023","message":"x"}',
+      'unavailable',
+    ],
   ])('HTTP %s → %s', async (_label, status, body, code) => {
     rest.fault({ kind: 'answer', status, body });
     const result = await rpcVia(store);
@@ -244,16 +283,19 @@ describe('PostgREST outcomes → store errors', () => {
       signJwt({ role: 'service_role' }, 'another-secret-another-secret-another-secret'),
       /401/,
     ],
-  ])('%s → rejected, saying what to fix', async (_label, key, message) => {
-    const other = supabaseStore({ url: rest.url, serviceKey: key === 'anon' ? rest.anonKey : key });
-    const result = await other.schemaVersion();
-    expect(result).toMatchObject({ ok: false, error: { code: 'rejected' } });
-    if (!result.ok) expect(result.error.message).toMatch(message);
-  });
+  ])(
+    '%s → retried (a misconfiguration, not the content), saying what to fix',
+    async (_label, key, message) => {
+      const other = supabaseStore({ url: rest.url, serviceKey: key === 'anon' ? rest.anonKey : key });
+      const result = await other.schemaVersion();
+      expect(result).toMatchObject({ ok: false, error: { code: 'unavailable', retryable: true } });
+      if (!result.ok) expect(result.error.message).toMatch(message);
+    },
+  );
 
-  it('a function that does not exist → 404 → rejected, pointing at the migrations', async () => {
+  it('a function that does not exist → 404 → retried, pointing at the migrations', async () => {
     const result = await supabaseStoreRaw('clerk_sync_not_there', {});
-    expect(result).toMatchObject({ ok: false, error: { code: 'rejected' } });
+    expect(result).toMatchObject({ ok: false, error: { code: 'unavailable' } });
     if (!result.ok) expect(result.error.message).toMatch(/404 PGRST202.*supabase db push/);
   });
 

@@ -3,10 +3,19 @@
  * database on the server in TEST_DATABASE_URL when it is set.
  */
 import pg from 'pg';
+import { KIND_NAMES, KINDS } from '../../src/core/kinds.ts';
 import type { Database, Session } from '../../src/db/database.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { pgDatabase } from '../../src/db/pg.ts';
 import { pgliteDatabase } from '../../src/db/pglite.ts';
+
+/** Every mirror table (from the registry) and the internal tables a test may write. */
+const TABLES = [
+  ...KIND_NAMES.flatMap((k) => KINDS[k].tables.map((t) => `public.${t}`)),
+  'clerk_sync.events',
+  'clerk_sync.tombstones',
+  'clerk_sync.private_metadata',
+];
 
 export const serverUrl = process.env.TEST_DATABASE_URL;
 export const onServer = serverUrl !== undefined && serverUrl !== '';
@@ -26,7 +35,8 @@ export interface TestDatabase {
   close(): Promise<void>;
 }
 
-async function adminQuery(sql: string): Promise<void> {
+/** Runs `sql` on the server's maintenance database (`TEST_DATABASE_URL`), outside any test database. */
+export async function adminQuery(sql: string): Promise<void> {
   const client = new pg.Client({ connectionString: serverUrl });
   await client.connect();
   try {
@@ -68,11 +78,7 @@ export async function openTestDatabase(options: { poolSize?: number } = {}): Pro
   return {
     db,
     url,
-    reset: () =>
-      db.query(
-        `truncate public.users_public, public.users_private, public.organizations, public.organization_memberships,
-           clerk_sync.events, clerk_sync.tombstones, clerk_sync.private_metadata`,
-      ) as Promise<unknown> as Promise<void>,
+    reset: () => db.query(`truncate ${TABLES.join(', ')}`) as Promise<unknown> as Promise<void>,
     as: (role, claims, fn) =>
       db.transaction(async (tx) => {
         await tx.query(`select set_config('role', $1, true), set_config('request.jwt.claims', $2, true)`, [

@@ -1,7 +1,7 @@
 /**
  * @module Signs webhook deliveries at test time, as Svix does (no committed signatures).
  */
-import { Webhook } from 'svix';
+import { Webhook } from 'standardwebhooks';
 
 export const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 export const OTHER_SECRET = 'whsec_dGhpcyBpcyBhbm90aGVyIHNlY3JldCEh';

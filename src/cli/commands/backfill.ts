@@ -3,10 +3,11 @@
  */
 
 import { setFlagsFromString } from 'node:v8';
-import { KINDS, type KindSummary, runBackfill } from '../../backfill/backfill.ts';
-import { type ApiEvent, createClerkApi, DEFAULT_RATE, type Kind } from '../../clerk/api.ts';
+import { type KindSummary, runBackfill } from '../../backfill/backfill.ts';
+import { type ApiEvent, createClerkApi, DEFAULT_RATE } from '../../clerk/api.ts';
 import { parseConfig } from '../../core/config.ts';
-import { openStore } from '../../node/store.ts';
+import { KIND_NAMES, KINDS, type KindName, kindByPlural } from '../../core/kinds.ts';
+import { openStore } from '../../store/open.ts';
 import { CliError, type Command, type Io } from '../command.ts';
 
 /**
@@ -19,15 +20,18 @@ import { CliError, type Command, type Io } from '../command.ts';
  */
 const HEAP_GROWING = '--heap-growing-percent=25';
 
+/** The kinds as the command names them (`users`, …): the registry's plurals. */
+const PLURALS = KIND_NAMES.map((k) => KINDS[k].plural);
+
 const COLUMNS = ['fetched', 'inserted', 'updated', 'unchanged', 'stale', 'deleted', 'failed'] as const;
 
 export const backfill: Command = {
   summary: "copy Clerk's users, organizations and memberships into the mirror (resumable)",
   usage: [
-    'clerk-sync backfill [--only users|organizations|memberships] [--dry-run] [--prune [--force]]',
+    `clerk-sync backfill [--only ${PLURALS.join('|')}] [--dry-run] [--prune [--force]]`,
     '                    [--restart] [--rate N] [--json]',
     '',
-    '  --only KIND   backfill one kind (default: all three, in that order)',
+    `  --only KIND   backfill one kind (default: all ${PLURALS.length}, in that order)`,
     '  --dry-run     fetch and compare; print what would change; write nothing',
     '  --prune       after a complete pass, delete mirror rows whose Clerk object is gone',
     '                (each confirmed with Clerk first; more than 10% needs --force)',
@@ -46,9 +50,9 @@ export const backfill: Command = {
   },
   async run({ values }, env, io) {
     const config = parseConfig(env, { clerkSecretKey: true });
-    const only = values.only as string | undefined;
-    if (only !== undefined && !(KINDS as readonly string[]).includes(only))
-      throw new CliError(`--only takes one of ${KINDS.join(', ')}`);
+    const only = values.only === undefined ? undefined : kindByPlural(values.only as string);
+    if (values.only !== undefined && only === undefined)
+      throw new CliError(`--only takes one of ${PLURALS.join(', ')}`);
     const rate = values.rate === undefined ? DEFAULT_RATE.requests : Number(values.rate);
     if (!Number.isInteger(rate) || rate < 1)
       throw new CliError('--rate takes a whole number of requests per 10 s, e.g. --rate 1000');
@@ -64,7 +68,7 @@ export const backfill: Command = {
     const progress = createProgress(io, values.json === true);
     try {
       const summaries = await runBackfill(store, api, {
-        kinds: only === undefined ? KINDS : [only as Kind],
+        kinds: only === undefined ? KIND_NAMES : [only],
         dryRun: values['dry-run'] === true,
         prune: values.prune === true,
         force: values.force === true,
@@ -76,7 +80,7 @@ export const backfill: Command = {
       const refused = summaries.filter((s) => s.pruneRefused.length > 0);
       if (refused.length > 0)
         throw new CliError(
-          `refused to prune ${refused.map((s) => `${s.pruneRefused.length} ${s.kind}`).join(', ')} (over 10% of the mirror): check CLERK_SECRET_KEY is this instance's, then re-run with --prune --force`,
+          `refused to prune ${refused.map((s) => `${s.pruneRefused.length} ${KINDS[s.kind].plural}`).join(', ')} (over 10% of the mirror): check CLERK_SECRET_KEY is this instance's, then re-run with --prune --force`,
         );
       return summaries.some((s) => s.failed > 0) ? 1 : 0;
     } finally {
@@ -97,11 +101,11 @@ function reportApiEvent(e: ApiEvent, io: Io): void {
 
 /** A bar on a terminal (done / total, rate, ETA); otherwise a plain line at most every 2 s. */
 function createProgress(io: Io, quiet: boolean) {
-  const started = new Map<Kind, number>();
+  const started = new Map<KindName, number>();
   let lastLine = 0;
   let drawn = false;
   return {
-    update({ kind, done, total }: { kind: Kind; done: number; total: number | null }) {
+    update({ kind, done, total }: { kind: KindName; done: number; total: number | null }) {
       if (quiet) return;
       const now = Date.now();
       if (!started.has(kind)) started.set(kind, now);
@@ -109,7 +113,7 @@ function createProgress(io: Io, quiet: boolean) {
       const perSecond = done / seconds;
       const eta = total !== null && perSecond > 0 ? Math.max(0, (total - done) / perSecond) : null;
       const of = total === null ? `${done}` : `${done}/${total}`;
-      const tail = `${of} ${kind}  ${perSecond.toFixed(0)}/s${eta === null ? '' : `  ETA ${eta.toFixed(0)} s`}`;
+      const tail = `${of} ${KINDS[kind].plural}  ${perSecond.toFixed(0)}/s${eta === null ? '' : `  ETA ${eta.toFixed(0)} s`}`;
       if (io.tty && io.progress) {
         const share = total ? Math.min(1, done / total) : 0;
         const bar = '#'.repeat(Math.round(share * 24)).padEnd(24, '-');
@@ -129,10 +133,14 @@ function createProgress(io: Io, quiet: boolean) {
 
 function report(summaries: KindSummary[], io: Io, o: { json: boolean; dryRun: boolean }): void {
   if (o.json) {
-    io.out(JSON.stringify({ dryRun: o.dryRun, summaries }));
+    const named = summaries.map((s) => ({ ...s, kind: KINDS[s.kind].plural }));
+    io.out(JSON.stringify({ dryRun: o.dryRun, summaries: named }));
     return;
   }
-  const rows = [['', ...COLUMNS], ...summaries.map((s) => [s.kind, ...COLUMNS.map((c) => String(s[c]))])];
+  const rows = [
+    ['', ...COLUMNS],
+    ...summaries.map((s) => [KINDS[s.kind].plural, ...COLUMNS.map((c) => String(s[c]))]),
+  ];
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] as string).length))) ?? [];
   if (o.dryRun) io.out('Dry run: nothing was written. What a backfill would do:');
   for (const r of rows)
@@ -142,12 +150,13 @@ function report(summaries: KindSummary[], io: Io, o: { json: boolean; dryRun: bo
         .join('  '),
     );
   for (const s of summaries) {
+    const kind = KINDS[s.kind].plural;
     if (s.resumedAt !== null)
-      io.out(`${s.kind}: resumed an interrupted run at ${s.resumedAt} (use --restart to start over)`);
-    for (const e of s.errors) io.err(`${s.kind}: could not map ${e}`);
+      io.out(`${kind}: resumed an interrupted run at ${s.resumedAt} (use --restart to start over)`);
+    for (const e of s.errors) io.err(`${kind}: could not map ${e}`);
     if (s.pruneRefused.length > 0)
       io.err(
-        `${s.kind}: would prune ${s.pruneRefused.length}: ${s.pruneRefused.slice(0, 20).join(', ')}${s.pruneRefused.length > 20 ? ', …' : ''}`,
+        `${kind}: would prune ${s.pruneRefused.length}: ${s.pruneRefused.slice(0, 20).join(', ')}${s.pruneRefused.length > 20 ? ', …' : ''}`,
       );
   }
 }

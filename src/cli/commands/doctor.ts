@@ -2,12 +2,12 @@
  * @module `clerk-sync doctor`: checks the keys, Clerk, the database, the schema and the ledger, and
  * says for each what it found and what to do about it. One failed check never stops the others.
  */
-import { Webhook } from 'svix';
+import { Webhook } from 'standardwebhooks';
 import { createClerkApi } from '../../clerk/api.ts';
 import { ClerkApiError } from '../../clerk/errors.ts';
 import { type Config, ConfigError, type DatabaseConfig, type Env, parseConfig } from '../../core/config.ts';
-import { SCHEMA_VERSION, type Store, StoreError } from '../../core/store.ts';
-import { openStore } from '../../node/store.ts';
+import { openStore } from '../../store/open.ts';
+import { SCHEMA_VERSION, type Store, StoreError } from '../../store/port.ts';
 import type { Command, Io } from '../command.ts';
 
 export type Verdict = 'ok' | 'warn' | 'fail' | 'skip';
@@ -273,19 +273,24 @@ async function ledgerCheck(store: Store): Promise<Check> {
   const status = await store.ledgerStatus();
   if (!status.ok)
     return check('ledger', 'fail', `cannot read the ledger: ${status.error.message}`, MIGRATE_FIX);
-  const { failed, last_applied_at } = status.value;
+  const { failed, failed_by_reason, last_applied_at } = status.value;
   const when = last_applied_at === null ? null : new Date(normalizeTimestamp(last_applied_at));
   const last =
     when === null || Number.isNaN(when.getTime())
       ? 'no event applied yet'
       : `last event applied ${when.toISOString().replace(/\.\d+Z$/, 'Z')} (${ago(Date.now() - when.getTime())})`;
-  if (failed > 0)
+  if (failed > 0) {
+    const reasons = Object.entries(failed_by_reason)
+      .sort(([, a], [, b]) => b - a)
+      .map(([reason, n]) => `${n} ${reason}`)
+      .join(', ');
     return check(
       'ledger',
       'warn',
-      `${failed} failed event${failed === 1 ? '' : 's'}; ${last}`,
-      'run clerk-sync replay (after an upgrade fixed the cause; it says which still fail and why)',
+      `${failed} failed event${failed === 1 ? '' : 's'}${reasons ? ` (${reasons})` : ''}; ${last}`,
+      'run clerk-sync replay (after an upgrade fixed the cause; it says which still fail and why); discard those that can never apply with clerk-sync replay --discard <svix-id>',
     );
+  }
   return check('ledger', 'ok', `no failed events; ${last}`);
 }
 

@@ -5,7 +5,7 @@
 import { realpath } from 'node:fs/promises';
 import { type DatabaseConfig, parseConfig } from '../../core/config.ts';
 import { migrate as applyMigrations, MIGRATIONS_DIR } from '../../db/migrate.ts';
-import { DATA_DIR, openDatabase } from '../../node/database.ts';
+import { DATA_DIR, openDatabase } from '../../db/open.ts';
 import { CliError, type Command } from '../command.ts';
 import { allMigrations } from '../project.ts';
 

@@ -4,8 +4,9 @@
  */
 import { parseConfig } from '../../core/config.ts';
 import { interpret } from '../../core/dispatch.ts';
-import type { FailedEvent, Store } from '../../core/store.ts';
-import { openStore } from '../../node/store.ts';
+import { fromHex } from '../../store/failure.ts';
+import { openStore } from '../../store/open.ts';
+import type { FailedEvent, FailureReason, Store } from '../../store/port.ts';
 import { CliError, type Command, type Io, must } from '../command.ts';
 
 /** What became of one failed event. */
@@ -50,33 +51,53 @@ const COUNTER: Record<ReplayOutcome, Exclude<keyof ReplaySummary, 'replayed' | '
   ignored: 'ignored',
 };
 
+/** The failed event's payload, parsed back from its bytes when the ledger keeps it that way. */
+function payloadOf(event: FailedEvent): { payload: unknown; json: boolean } | null {
+  if (event.payload !== null && event.payload !== undefined) return { payload: event.payload, json: true };
+  if (event.payload_hex === null || event.payload_hex === undefined) return null;
+  const raw = fromHex(event.payload_hex);
+  try {
+    return { payload: JSON.parse(raw), json: true };
+  } catch {
+    return { payload: { raw }, json: false };
+  }
+}
+
 async function replayOne(store: Store, event: FailedEvent): Promise<ReplayedEvent> {
   const { id, type } = event;
-  if (event.payload === null) return { id, type, outcome: 'erased' };
-  const result = interpret(event.payload);
+  const kept = payloadOf(event);
+  if (kept === null) return { id, type, outcome: 'erased' };
+  const result = interpret(kept.payload);
   if (result.kind === 'ignored') return { id, type, outcome: 'ignored' };
   let failure: string;
+  let reason: FailureReason;
   if (result.kind === 'invalid') {
     failure = result.error;
+    reason = kept.json ? result.reason : 'not_json';
   } else {
     const applied = await store.applyEvent({
       eventId: id,
       type: result.type,
+      kind: result.objectKind,
+      op: result.op,
       data: result.data,
       occurredAt: result.occurredAt,
     });
     if (applied.ok) return { id, type, outcome: applied.value };
-    // A database that is down stops the run; a refusal of this one event is its new failure.
+    // Anything but a refusal of this event's content (the one policy) stops the run: retry later.
     if (applied.error.retryable) throw applied.error;
     failure = `replay: ${applied.error.message}`;
+    reason = applied.error.reason ?? 'data_exception';
   }
+  // Stored again as it was kept (jsonb or bytes), with the new error.
   const outcome = must(
     await store.applyEvent({
       eventId: id,
       type,
       failure,
-      payload: event.payload,
+      reason,
       occurredAt: event.occurred_at,
+      ...(event.payload_hex == null ? { payload: event.payload } : { payloadHex: event.payload_hex }),
     }),
   );
   return outcome === 'failed' ? { id, type, outcome, error: failure } : { id, type, outcome };
@@ -168,20 +189,26 @@ export const replay: Command = {
   summary: 're-apply ledger events that failed (after an upgrade fixed their cause)',
   usage: [
     'clerk-sync replay [--since <ISO date | 24h | 7d>] [--id <svix-id>]... [--json]',
+    'clerk-sync replay --discard <svix-id>... [--json]',
     '',
-    '  --since  only events received since then (an ISO date, or 90m, 24h, 7d, 2w ago)',
-    '  --id     only this event (svix-id); repeat for several',
-    '  --json   print the summary and every event as JSON',
+    '  --since    only events received since then (an ISO date, or 90m, 24h, 7d, 2w ago)',
+    '  --id       only this event (svix-id); repeat for several',
+    '  --discard  drop these failed events on purpose (their content can never apply): they stay',
+    '             in the ledger as discarded, without payload, and doctor stops counting them',
+    '  --json     print the summary and every event as JSON',
     '',
     'Events still failing keep their new error; erased ones (the user was deleted) are left alone.',
-    'Exit status 1 when any event still fails.',
+    'Exit status 0 only when every event replayed was applied (or found stale or already applied).',
   ].join('\n'),
   options: {
     since: { type: 'string' },
     id: { type: 'string', multiple: true },
+    discard: { type: 'string', multiple: true },
     json: { type: 'boolean' },
   },
-  async run({ values }, env, io) {
+  async run({ values, positionals }, env, io) {
+    if (Array.isArray(values.discard))
+      return discard([...(values.discard as string[]), ...positionals], env, io, values.json === true);
     const since = typeof values.since === 'string' ? parseSince(values.since) : undefined;
     const ids = Array.isArray(values.id) ? (values.id as string[]) : undefined;
     const store = await openStore(parseConfig(env));
@@ -207,10 +234,35 @@ export const replay: Command = {
     const missing = ids?.filter((id) => !summary.events.some((e) => e.id === id)) ?? [];
     if (missing.length > 0 && !values.json)
       io.out(`Not failed in the ledger (or unknown): ${missing.join(', ')}`);
-    if (summary.still_failed === 0) return 0;
+    const unresolved = summary.still_failed + summary.erased + summary.ignored;
+    if (unresolved === 0) return 0;
     io.err(
-      `clerk-sync replay: ${summary.still_failed} event(s) still fail; they stay in the ledger — fix the cause (often: upgrade clerk-supabase-sync) and replay again`,
+      `clerk-sync replay: ${unresolved} event(s) not applied and still failed in the ledger — fix the cause (often: upgrade clerk-supabase-sync) and replay again, or drop those that can never apply with clerk-sync replay --discard <svix-id>`,
     );
     return 1;
   },
 };
+
+async function discard(
+  ids: string[],
+  env: Parameters<Command['run']>[1],
+  io: Io,
+  json: boolean,
+): Promise<number> {
+  if (ids.length === 0)
+    throw new CliError('--discard needs the svix-id of a failed event (see clerk-sync replay --json)');
+  const store = await openStore(parseConfig(env));
+  let discarded: string[];
+  try {
+    discarded = must(await store.discardEvents(ids));
+  } finally {
+    await store.close();
+  }
+  const missing = ids.filter((id) => !discarded.includes(id));
+  if (json) io.out(JSON.stringify({ discarded, not_failed: missing }));
+  else {
+    io.out(`Discarded ${discarded.length}${discarded.length > 0 ? `: ${discarded.join(', ')}` : ''}`);
+    if (missing.length > 0) io.out(`Not failed in the ledger (or unknown): ${missing.join(', ')}`);
+  }
+  return missing.length === 0 ? 0 : 1;
+}

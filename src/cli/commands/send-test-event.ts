@@ -2,8 +2,8 @@
  * @module `clerk-sync send-test-event <type>`: posts a signed sample event to a running receiver.
  */
 import { readFile } from 'node:fs/promises';
-import { Webhook } from 'svix';
-import { isMirroredEventType, MIRRORED_EVENT_TYPES } from '../../core/events.ts';
+import { Webhook } from 'standardwebhooks';
+import { isMirroredEventType, MIRRORED_EVENT_TYPES } from '../../core/kinds.ts';
 import { sampleEvent } from '../../core/samples.ts';
 import { SECRET_FILE } from '../../node/deps.ts';
 import { CliError, type Command } from '../command.ts';

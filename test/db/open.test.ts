@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openDatabase } from '../../src/node/database.ts';
+import { openDatabase } from '../../src/db/open.ts';
 
 describe('the embedded database is one process’s', () => {
   const start = process.cwd();

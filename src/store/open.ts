@@ -3,10 +3,10 @@
  * PGlite) or supabase-js.
  */
 import type { Config } from '../core/config.ts';
-import { createStore, type Store } from '../core/store.ts';
 import { migrate } from '../db/migrate.ts';
-import { sqlRpc } from '../db/sql-rpc.ts';
-import { openDatabase } from './database.ts';
+import { openDatabase } from '../db/open.ts';
+import { createStore, type Store } from './port.ts';
+import { sqlRpc } from './sql.ts';
 
 /**
  * Opens the store; the embedded database is migrated first.
@@ -14,7 +14,7 @@ import { openDatabase } from './database.ts';
  */
 export async function openStore(config: Config): Promise<Store> {
   if (config.database.kind === 'supabase') {
-    const { supabaseStore } = await import('../store/supabase.ts');
+    const { supabaseStore } = await import('./supabase.ts');
     return supabaseStore(config.database);
   }
   const db = await openDatabase(config.database);

@@ -3,8 +3,8 @@
  */
 import { mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import type { DatabaseConfig } from '../core/config.ts';
-import type { Database } from '../db/database.ts';
-import { pgDatabase } from '../db/pg.ts';
+import type { Database } from './database.ts';
+import { pgDatabase } from './pg.ts';
 
 export const DATA_DIR = '.data';
 const LOCK_FILE = `${DATA_DIR}/pglite.lock`;
@@ -19,7 +19,7 @@ export async function openDatabase(database: DatabaseConfig): Promise<Database> 
     await mkdir(DATA_DIR, { recursive: true });
     await lockEmbedded();
     // Loaded only here: PGlite's WebAssembly Postgres weighs ~40 MB of memory once imported.
-    const { pgliteDatabase } = await import('../db/pglite.ts');
+    const { pgliteDatabase } = await import('./pglite.ts');
     const db = await pgliteDatabase(`${DATA_DIR}/pglite`).catch(async (error: unknown) => {
       await unlink(LOCK_FILE).catch(() => {});
       throw error;

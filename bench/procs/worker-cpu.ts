@@ -1,12 +1,12 @@
 /**
- * @module A Worker for measuring per-event CPU in workerd (bench/edge-cpu.ts runs it). It receives a
+ * @module A Worker for measuring per-event CPU in workerd (bench/sections/edge.ts runs it). It receives a
  * batch of signed deliveries and sends each through the real app: signature check, parsing, mapping,
  * the supabase-js request (built, sent and parsed), and a JSON log line. Only the network is left
  * out: the store's fetch answers at once, so the Worker never waits and its wall time is CPU time.
  */
-import { createApp } from '../src/app/app.ts';
-import { consoleLogger } from '../src/edge/logger.ts';
-import { supabaseStore } from '../src/store/supabase.ts';
+import { createApp } from '../../src/app/app.ts';
+import { consoleLogger } from '../../src/edge/logger.ts';
+import { supabaseStore } from '../../src/store/supabase.ts';
 
 const answerAtOnce = async () =>
   new Response('"applied"', { status: 200, headers: { 'content-type': 'application/json' } });

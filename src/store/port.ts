@@ -3,18 +3,48 @@
  * call of a SQL function (one database round trip); transports differ only in how they reach it —
  * a direct Postgres connection (node-postgres, PGlite) or PostgREST (supabase-js).
  */
-import type { BatchCounts, DeleteCounts, ObjectKind, RowOf } from './rows.ts';
+import type { Candidate, KindName, Operation, RowOf } from '../core/kinds.ts';
 
 /** The schema version this code expects (the newest migration's timestamp). */
 export const SCHEMA_VERSION = '20261202300000';
 
+/** What one batch call did, per object. */
+export interface BatchCounts {
+  inserted: number;
+  updated: number;
+  unchanged: number;
+  stale: number;
+  /** Rows refused because the object (or, for memberships, its user or organization) was deleted. */
+  deleted: number;
+}
+
+export interface DeleteCounts {
+  deleted: number;
+  tombstoned: number;
+}
+
 export type Outcome = 'applied' | 'duplicate' | 'stale' | 'failed';
 
 /**
- * Why a store call failed. `unavailable`, `timeout` and `conflict` (serialization failure,
- * deadlock) are transient: the receiver answers 503 so Svix retries. `rejected` is final.
+ * Why a store call failed. `rejected` is final: the event's content caused it (see
+ * src/store/failure.ts, the one policy). Everything else — `unavailable`, `timeout`, `conflict`
+ * (serialization failure, deadlock) — is retryable: the receiver answers 503 so Svix retries.
  */
 export type StoreErrorCode = 'unavailable' | 'timeout' | 'conflict' | 'rejected';
+
+/**
+ * Why a failed event can never apply, as stored in the ledger and logged: a class, never data.
+ * `not_json`, `invalid_event` (zod refused it), `too_deep` (nested past what can be validated) are
+ * decided before the database; `sync_refused` (our SQL's SQLSTATE 22Z01), `data_exception` (class
+ * 22) and `integrity_violation` (class 23) by the database.
+ */
+export type FailureReason =
+  | 'not_json'
+  | 'invalid_event'
+  | 'too_deep'
+  | 'sync_refused'
+  | 'data_exception'
+  | 'integrity_violation';
 
 export const RETRYABLE: ReadonlySet<StoreErrorCode> = new Set(['unavailable', 'timeout', 'conflict']);
 
@@ -23,12 +53,15 @@ export class StoreError extends Error {
   constructor(
     readonly code: StoreErrorCode,
     message: string,
-    options?: { cause?: unknown; sqlstate?: string | undefined },
+    options?: { cause?: unknown; sqlstate?: string | undefined; reason?: FailureReason | undefined },
   ) {
     super(message, options);
     this.sqlstate = options?.sqlstate;
+    this.reason = options?.reason;
   }
   readonly sqlstate: string | undefined;
+  /** For `rejected`: the content error's class. */
+  readonly reason: FailureReason | undefined;
   get retryable(): boolean {
     return RETRYABLE.has(this.code);
   }
@@ -40,31 +73,48 @@ export interface ApplyEventInput {
   /** The `svix-id`: the idempotency key. */
   eventId: string;
   type: string;
-  /** The mapped row (upserts) or delete key; absent when `failure` is set. */
+  /** What the event does (from the registry of kinds); absent when `failure` is set. */
+  kind?: KindName;
+  op?: Operation;
+  /**
+   * The mapped row (upserts) or delete key; with `failure`, the object and user ids read from the
+   * payload (so that a user's deletion erases a payload kept as bytes).
+   */
   data?: object;
   occurredAt?: string | null;
   /** Why a verified payload could not be applied: it is stored as failed, for replay. */
   failure?: string;
+  /** The reason class of `failure`. */
+  reason?: FailureReason;
+  /** The payload as jsonb… */
   payload?: unknown;
+  /** …or, when jsonb cannot hold it, the delivered text's UTF-8 bytes in hex. */
+  payloadHex?: string;
 }
 
 export interface FailedEvent {
   id: string;
   type: string;
   payload: unknown;
+  /** The delivered bytes (hex) when the payload is kept as bytes rather than jsonb. */
+  payload_hex: string | null;
   error: string | null;
+  reason: string | null;
   occurred_at: string | null;
   received_at: string;
 }
 
 export interface LedgerStatus {
   failed: number;
+  /** Failed events by reason class (`unclassified` for those stored before classes existed). */
+  failed_by_reason: Record<string, number>;
+  discarded: number;
   last_applied_at: string | null;
 }
 
 /** A backfill pass of one object kind, as the database keeps it (resumable). */
 export interface BackfillPass {
-  kind: ObjectKind;
+  kind: KindName;
   pass_id: string;
   started_at: string;
   next_offset: number;
@@ -84,18 +134,11 @@ export interface EnsureStatus {
   membership: Exclude<Presence, 'deleted'> | null;
 }
 
-/** A mirror row a backfill pass did not see (memberships also name their pair). */
-export interface UnseenRow {
-  id: string;
-  organization_id: string | null;
-  user_id: string | null;
-}
-
 /**
  * A page of rows already encoded for the transport (see {@link Store.prepareRows}). Opaque: only the
  * store that made it reads it.
  */
-export interface PreparedRows<K extends ObjectKind> {
+export interface PreparedRows<K extends KindName> {
   readonly kind: K;
   /** How many rows it holds. */
   readonly count: number;
@@ -103,14 +146,16 @@ export interface PreparedRows<K extends ObjectKind> {
 
 export interface Store {
   applyEvent(input: ApplyEventInput): Promise<Result<Outcome>>;
-  upsert<K extends ObjectKind>(kind: K, rows: RowOf[K][]): Promise<Result<BatchCounts>>;
-  remove(kind: ObjectKind, ids: string[]): Promise<Result<DeleteCounts>>;
+  upsert<K extends KindName>(kind: K, rows: RowOf[K][]): Promise<Result<BatchCounts>>;
+  remove(kind: KindName, ids: string[]): Promise<Result<DeleteCounts>>;
   schemaVersion(): Promise<Result<string>>;
   failedEvents(filter?: { since?: string; ids?: string[]; max?: number }): Promise<Result<FailedEvent[]>>;
   ledgerStatus(): Promise<Result<LedgerStatus>>;
+  /** Discards failed events on purpose (their content can never apply); returns the ids discarded. */
+  discardEvents(ids: string[]): Promise<Result<string[]>>;
   /** Starts a backfill pass of `kind`, or resumes the unfinished one. */
   backfillBegin(
-    kind: ObjectKind,
+    kind: KindName,
     options: { restart: boolean; trackSeen: boolean },
   ): Promise<Result<BackfillPass>>;
   /**
@@ -118,25 +163,25 @@ export interface Store {
    * text), so that the backfill can do it while the previous page is applied and let the objects go:
    * a page of 500 users is ~1 MB of JSON but several MB of objects.
    */
-  prepareRows<K extends ObjectKind>(kind: K, rows: RowOf[K][]): PreparedRows<K>;
+  prepareRows<K extends KindName>(kind: K, rows: RowOf[K][]): PreparedRows<K>;
   /** Applies one page with the webhook rules and moves the checkpoint to `nextOffset`, atomically. */
-  backfillPage<K extends ObjectKind>(
+  backfillPage<K extends KindName>(
     kind: K,
     passId: string,
     checkpoint: { nextOffset: number; lastId: string | null },
     rows: PreparedRows<K>,
   ): Promise<Result<BatchCounts>>;
   /** What a page would change, writing nothing (dry run). */
-  backfillCompare<K extends ObjectKind>(kind: K, rows: PreparedRows<K>): Promise<Result<BatchCounts>>;
+  backfillCompare<K extends KindName>(kind: K, rows: PreparedRows<K>): Promise<Result<BatchCounts>>;
   /**
    * Mirror rows of `kind` older than the pass that it did not see: by the pass's recorded ids, or —
    * for a dry run, which records nothing — by `seen` and `startedAt`.
    */
   backfillUnseen(
-    kind: ObjectKind,
+    kind: KindName,
     by: { passId: string } | { seen: string[]; startedAt: string },
-  ): Promise<Result<UnseenRow[]>>;
-  backfillFinish(kind: ObjectKind, passId: string, keepSeen: boolean): Promise<Result<void>>;
+  ): Promise<Result<Candidate[]>>;
+  backfillFinish(kind: KindName, passId: string, keepSeen: boolean): Promise<Result<void>>;
   /** One indexed read: does the mirror have this user (and their membership of `organizationId`)? */
   ensureStatus(userId: string, organizationId: string | null): Promise<Result<EnsureStatus>>;
   close(): Promise<void>;
@@ -156,7 +201,7 @@ export interface Rpc {
 }
 
 /** The rows of a page and, once prepared, what the transport sends for them. */
-class Prepared<K extends ObjectKind> implements PreparedRows<K> {
+class Prepared<K extends KindName> implements PreparedRows<K> {
   constructor(
     readonly kind: K,
     readonly count: number,
@@ -165,12 +210,6 @@ class Prepared<K extends ObjectKind> implements PreparedRows<K> {
 }
 
 const ZERO: BatchCounts = { inserted: 0, updated: 0, unchanged: 0, stale: 0, deleted: 0 };
-
-const KIND_FN: Record<ObjectKind, string> = {
-  user: 'users',
-  organization: 'organizations',
-  membership: 'memberships',
-};
 
 const ok = <T>(value: T): Result<T> => ({ ok: true, value });
 const map = <A, B>(r: Result<A>, f: (a: A) => B): Result<B> => (r.ok ? ok(f(r.value)) : r);
@@ -188,10 +227,14 @@ export function createStore(rpc: Rpc, close: () => Promise<void> = async () => {
           {
             event_id: e.eventId,
             event_type: e.type,
+            kind: e.kind ?? null,
+            op: e.op ?? null,
             data: e.data ?? null,
             occurred_at: e.occurredAt ?? null,
             failure: e.failure ?? null,
             payload: e.failure === undefined ? null : (e.payload ?? null),
+            reason: e.failure === undefined ? null : (e.reason ?? null),
+            payload_hex: e.failure === undefined ? null : (e.payloadHex ?? null),
           },
           'scalar',
         ),
@@ -200,11 +243,11 @@ export function createStore(rpc: Rpc, close: () => Promise<void> = async () => {
     upsert: async (kind, rows) =>
       rows.length === 0
         ? ok(ZERO)
-        : map(await rpc(`clerk_sync_upsert_${KIND_FN[kind]}`, { rows }, 'scalar'), (v) => v as BatchCounts),
+        : map(await rpc('clerk_sync_upsert', { kind, rows }, 'scalar'), (v) => v as BatchCounts),
     remove: async (kind, ids) =>
       ids.length === 0
         ? ok({ deleted: 0, tombstoned: 0 })
-        : map(await rpc(`clerk_sync_delete_${KIND_FN[kind]}`, { ids }, 'scalar'), (v) => v as DeleteCounts),
+        : map(await rpc('clerk_sync_delete', { kind, ids }, 'scalar'), (v) => v as DeleteCounts),
     schemaVersion: async () => map(await rpc('clerk_sync_schema_version', {}, 'scalar'), String),
     failedEvents: async (f = {}) =>
       map(
@@ -217,9 +260,27 @@ export function createStore(rpc: Rpc, close: () => Promise<void> = async () => {
       ),
     ledgerStatus: async () =>
       map(await rpc('clerk_sync_ledger_status', {}, 'scalar'), (v) => {
-        const s = v as { failed: number | string; last_applied_at: string | null };
-        return { failed: Number(s.failed), last_applied_at: s.last_applied_at };
+        const s = v as Partial<Record<keyof LedgerStatus, unknown>>;
+        return {
+          failed: Number(s.failed),
+          failed_by_reason: Object.fromEntries(
+            Object.entries((s.failed_by_reason ?? {}) as Record<string, unknown>).map(([k, n]) => [
+              k,
+              Number(n),
+            ]),
+          ),
+          discarded: Number(s.discarded ?? 0),
+          last_applied_at: (s.last_applied_at ?? null) as string | null,
+        };
       }),
+    discardEvents: async (ids) =>
+      ids.length === 0
+        ? ok([])
+        : map(await rpc('clerk_sync_discard_events', { ids }, 'rows'), (v) =>
+            (v as ({ clerk_sync_discard_events?: string; id?: string } | string)[]).map((r) =>
+              typeof r === 'string' ? r : String(r.clerk_sync_discard_events ?? r.id),
+            ),
+          ),
     backfillBegin: async (kind, o) =>
       map(
         await rpc(
@@ -264,7 +325,7 @@ export function createStore(rpc: Rpc, close: () => Promise<void> = async () => {
           'passId' in by ? { kind, pass_id: by.passId } : { kind, seen: by.seen, started_at: by.startedAt },
           'rows',
         ),
-        (v) => v as UnseenRow[],
+        (v) => v as Candidate[],
       ),
     backfillFinish: async (kind, passId, keepSeen) =>
       map(

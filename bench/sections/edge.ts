@@ -1,5 +1,5 @@
 /**
- * @module Per-event CPU of the Worker in workerd (`npm run bench:edge`). Bundles bench/worker-cpu.ts
+ * @module Per-event CPU of the Worker in workerd (`npm run bench -- --only edge`). Bundles bench/procs/worker-cpu.ts
  * with wrangler (same settings as the real Worker), runs it in Miniflare, and times batches of 1 and of
  * 1 + N signed deliveries from outside: workerd freezes its own clocks between I/O (Spectre
  * mitigation), and with no I/O in the batch its wall time is CPU time. Per event = (T(1+N) − T(1)) / N,
@@ -12,10 +12,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { Miniflare } from 'miniflare';
-import { sampleEvent } from '../src/core/samples.ts';
-import { SECRET, signed } from '../test/support/webhooks.ts';
+import { sampleEvent } from '../../src/core/samples.ts';
+import { SECRET, signed } from '../../test/support/webhooks.ts';
+import { ROOT } from '../lib/child.ts';
 
-const ROOT = new URL('../', import.meta.url).pathname;
 const run = promisify(execFile);
 
 async function bundle(entry?: string): Promise<{ dir: string; file: string; code: string }> {
@@ -35,12 +35,18 @@ async function bundle(entry?: string): Promise<{ dir: string; file: string; code
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
-/** Measures; returns the figures the README quotes. */
-export async function measure(options: { events?: number; runs?: number } = {}) {
-  const events = options.events ?? 300;
-  const runs = options.runs ?? 7;
+export interface EdgeResult {
+  minifiedKiB: number;
+  gzipKiB: number;
+  cpuMsPerEvent: number;
+  events: number;
+  runs: number;
+}
+
+/** Measures the Worker's bundle and its CPU per event in workerd: the figures the README quotes. */
+export async function edgeSection({ events, runs }: { events: number; runs: number }): Promise<EdgeResult> {
   const worker = await bundle();
-  const bench = await bundle('bench/worker-cpu.ts');
+  const bench = await bundle('bench/procs/worker-cpu.ts');
   const size = {
     minifiedKiB: Buffer.byteLength(worker.code) / 1024,
     gzipKiB: gzipSync(worker.code, { level: 9 }).length / 1024,
@@ -83,12 +89,4 @@ export async function measure(options: { events?: number; runs?: number } = {}) 
     await rm(worker.dir, { recursive: true, force: true });
     await rm(bench.dir, { recursive: true, force: true });
   }
-}
-
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const r = await measure();
-  process.stdout.write(
-    `Worker bundle: ${r.minifiedKiB.toFixed(1)} KiB minified, ${r.gzipKiB.toFixed(1)} KiB gzipped (level 9)\n` +
-      `CPU per event in workerd: ${r.cpuMsPerEvent.toFixed(3)} ms (median of ${r.runs} runs of ${r.events} events)\n`,
-  );
 }

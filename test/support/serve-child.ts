@@ -1,0 +1,28 @@
+/**
+ * @module A receiver in a child process for the Node server tests: the real app on `serveNode`,
+ * with a store whose database is `DATABASE_URL` (a stuck one for the shutdown test) or, for unsigned
+ * traffic that never reaches it, an address nothing listens on. Prints `ready <port> <rss>`; given
+ * a line on stdin, prints `peak <maxRSS bytes>` (a signal would stop at tsx's own process).
+ */
+import { createApp } from '../../src/app/app.ts';
+import { silentLogger } from '../../src/core/logger.ts';
+import { pgDatabase } from '../../src/db/pg.ts';
+import { exitOnSignals, serveNode } from '../../src/node/http.ts';
+import { createStore } from '../../src/store/port.ts';
+import { sqlRpc } from '../../src/store/sql.ts';
+import { SECRET } from './webhooks.ts';
+
+const db = pgDatabase(process.env.DATABASE_URL ?? 'postgres://nobody@127.0.0.1:9/none', {
+  connectionTimeoutMs: 1_000,
+});
+const store = createStore(sqlRpc(db), () => db.close());
+const node = serveNode({
+  fetch: createApp({ store, signingSecret: SECRET, logger: silentLogger }).fetch,
+  port: 0,
+  logger: silentLogger,
+  ...(process.env.REQUEST_TIMEOUT_MS ? { requestTimeoutMs: Number(process.env.REQUEST_TIMEOUT_MS) } : {}),
+});
+exitOnSignals(node, () => store.close());
+process.stdin.on('data', () => process.stdout.write(`peak ${process.resourceUsage().maxRSS * 1024}\n`));
+const { port } = await node.listening;
+process.stdout.write(`ready ${port} ${process.memoryUsage().rss}\n`);
