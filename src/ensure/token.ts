@@ -3,7 +3,7 @@
  * (`@clerk/backend/jwt`): signature, `exp`/`nbf`/`iat` with a clock skew, `azp` against the
  * authorized parties. The key is the instance's PEM public key (`CLERK_JWT_KEY`, no network) or
  * the instance's JWKS from the Backend API, fetched through our Clerk client and cached
- * (docs/decisions/0007-ensure-token-keys.md says why not `verifyToken`'s own loader).
+ * (docs/decisions/0008-ensure-token-keys.md says why not `verifyToken`'s own loader).
  */
 import type { ClerkApi } from '../clerk/api.ts';
 import { ClerkApiError } from '../clerk/errors.ts';
