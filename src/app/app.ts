@@ -1,9 +1,11 @@
 /**
- * @module The HTTP app every runtime serves: `POST /webhooks/clerk` and `GET /healthz`.
+ * @module The HTTP app every runtime serves: `POST /webhooks/clerk`, `GET /healthz` and
+ * `POST /users/me/sync` (src/ensure/route.ts).
  */
 import { Hono } from 'hono';
 import { interpret } from '../core/dispatch.ts';
 import type { Logger } from '../core/logger.ts';
+import { type EnsureRouteDeps, ensureRoutes } from '../ensure/route.ts';
 import { ledgerPayload, payloadIds, toHex } from '../store/failure.ts';
 import { type FailureReason, type Outcome, type Result, type Store, StoreError } from '../store/port.ts';
 import { checkHealth } from './health.ts';
@@ -19,6 +21,8 @@ export interface AppDeps {
   /** The longest a delivery may wait on the database before it is answered 503 (Svix gives up at 15 s). */
   timeoutMs?: number;
   now?: () => number;
+  /** `POST /users/me/sync`; without it the route answers 501 and names what to set. */
+  ensure?: EnsureRouteDeps | undefined;
   /**
    * Where the two routes answer (Hono paths). Default `/webhooks/clerk` and `/healthz`;
    * `createClerkSyncHandler` serves both at `*` (a POST anywhere is a delivery, a GET the health check).
@@ -251,6 +255,8 @@ export function createApp(deps: AppDeps): Hono {
       return within(deps.store.applyEvent({ ...input, payloadHex: toHex(raw) }), timeoutMs);
     }
   });
+
+  app.route('/', ensureRoutes(deps.ensure, deps.logger, now));
 
   app.notFound((c) => c.json({ error: 'not found' }, 404));
   app.onError((error, c) => {

@@ -17,6 +17,10 @@ export interface Config {
   database: DatabaseConfig;
   clerkSecretKey: string | undefined;
   clerkApiUrl: string;
+  /** PEM public key of the Clerk instance: session tokens are verified without a network call. */
+  clerkJwtKey: string | undefined;
+  /** Origins a session token's `azp` must be one of (and that may call the receiver from a browser). */
+  authorizedParties: string[] | undefined;
   port: number;
   logLevel: (typeof LOG_LEVELS)[number];
 }
@@ -43,11 +47,11 @@ const blankToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === 
 const optional = <T extends z.ZodType>(schema: T) => z.preprocess(blankToUndefined, schema.optional());
 
 const SIGNING_SECRET_SOURCE = 'Clerk dashboard → Webhooks → your endpoint → Signing Secret';
-/** What svix accepts after `whsec_`: padded base64. */
+/** What the Svix scheme accepts after `whsec_`: padded base64. */
 const SIGNING_SECRET = /^whsec_(?=.)(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /**
- * What is wrong with a webhook signing secret, or null when svix will accept it.
+ * What is wrong with a webhook signing secret, or null when the Svix scheme accepts it.
  * @example signingSecretProblem('whsec_abc'); // 'is not valid: the part after whsec_ must be base64 …'
  */
 export function signingSecretProblem(value: string): string | null {
@@ -58,6 +62,24 @@ export function signingSecretProblem(value: string): string | null {
 
 const PORT_MESSAGE = 'must be a port number from 0 to 65535, e.g. PORT=8787';
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+function isPemPublicKey(pem: string): boolean {
+  const match = /^-----BEGIN PUBLIC KEY-----([A-Za-z0-9+/=\s]+)-----END PUBLIC KEY-----$/.exec(pem);
+  if (!match) return false;
+  try {
+    return atob((match[1] as string).replace(/\s/g, '')).length > 0;
+  } catch {
+    return false;
+  }
+}
+
+function isOrigin(value: string): boolean {
+  try {
+    return new URL(value).origin === value;
+  } catch {
+    return false;
+  }
+}
 
 const schema = z.object({
   CLERK_WEBHOOK_SIGNING_SECRET: optional(
@@ -81,6 +103,30 @@ const schema = z.object({
     }),
   ),
   CLERK_API_URL: optional(z.url({ message: 'must be a URL such as https://api.clerk.com/v1' })),
+  CLERK_JWT_KEY: optional(
+    z
+      .string()
+      // Hosts that keep a variable on one line store the PEM's line breaks as `\n`.
+      .transform((pem) => pem.trim().replaceAll('\\n', '\n'))
+      .refine(isPemPublicKey, {
+        message:
+          'must be the PEM public key, -----BEGIN PUBLIC KEY-----… (Clerk dashboard → API keys → Show JWT public key → PEM Public Key)',
+      }),
+  ),
+  CLERK_AUTHORIZED_PARTIES: optional(
+    z
+      .string()
+      .transform((list) =>
+        list
+          .split(',')
+          .map((p) => p.trim())
+          .filter(Boolean),
+      )
+      .refine((parties) => parties.length > 0 && parties.every(isOrigin), {
+        message:
+          'must be comma-separated origins (scheme, host and port, no path), e.g. https://app.example.com,http://localhost:3000',
+      }),
+  ),
   PORT: optional(
     z
       .string()
@@ -145,6 +191,8 @@ export function parseConfig(env: Env, needs: Requirements = {}): Config {
     database,
     clerkSecretKey: v.CLERK_SECRET_KEY,
     clerkApiUrl: (v.CLERK_API_URL ?? 'https://api.clerk.com/v1').replace(/\/+$/, ''),
+    clerkJwtKey: v.CLERK_JWT_KEY,
+    authorizedParties: v.CLERK_AUTHORIZED_PARTIES,
     port: v.PORT ?? 8787,
     logLevel: v.LOG_LEVEL ?? 'info',
   };

@@ -5,6 +5,7 @@
  */
 import { createApp } from '../app/app.ts';
 import { ConfigError, type Env, parseConfig } from '../core/config.ts';
+import { ensureDeps } from '../ensure/deps.ts';
 import { supabaseStore } from '../store/supabase.ts';
 import { consoleLogger } from './logger.ts';
 
@@ -36,7 +37,12 @@ export function edgeApp(env: Env, options: EdgeOptions = {}): Handler {
     ]);
   const logger = consoleLogger(config.logLevel);
   const store = supabaseStore(config.database, options.fetch === undefined ? {} : { fetch: options.fetch });
-  const app = createApp({ store, signingSecret: config.signingSecret, logger });
+  const app = createApp({
+    store,
+    signingSecret: config.signingSecret,
+    logger,
+    ensure: ensureDeps(config, store),
+  });
   const base = options.basePath?.replace(/\/+$/, '');
   return async (request) => {
     if (base === undefined || base === '') return app.fetch(request);

@@ -49,7 +49,8 @@ async function openStore(database: DatabaseTarget, postgres: PostgresOpener | un
   return postgres(database.url);
 }
 
-function sharedStore(
+/** The process's store for `database` (ensureUser shares it with the handler: one pool). */
+export function sharedStore(
   database: DatabaseTarget,
   postgres: PostgresOpener | undefined,
 ): { key: string; store: Promise<Store> } {

@@ -3,8 +3,16 @@
  * wrangler picks, `edge-light` (Next.js's edge runtime) and `worker`): the same handler, writing through
  * supabase-js only, so no node-postgres in the bundle.
  */
+import { type EnsureResult, type EnsureUserOptions, ensureUserWith } from '../ensure/ensure-user.ts';
 import { type ClerkSyncHandler, type ClerkSyncHandlerOptions, clerkSyncHandler } from './handler.ts';
 
+export type {
+  EnsureError,
+  EnsureErrorCode,
+  EnsureOutcome,
+  EnsureResult,
+  EnsureUserOptions,
+} from '../ensure/ensure-user.ts';
 export type { ClerkSyncHandler, ClerkSyncHandlerOptions } from './handler.ts';
 
 /**
@@ -13,4 +21,12 @@ export type { ClerkSyncHandler, ClerkSyncHandlerOptions } from './handler.ts';
  */
 export function createClerkSyncHandler(options: ClerkSyncHandlerOptions = {}): ClerkSyncHandler {
   return clerkSyncHandler(options);
+}
+
+/**
+ * `ensureUser` writing through supabase-js (SUPABASE_URL + service role key).
+ * @example if (userId) await ensureUser(userId, { organizationId: orgId });
+ */
+export function ensureUser(userId: string, options: EnsureUserOptions = {}): Promise<EnsureResult> {
+  return ensureUserWith(userId, options);
 }

@@ -4,6 +4,7 @@
  */
 import { createApp } from '../app/app.ts';
 import { type Env, parseConfig } from '../core/config.ts';
+import { ensureDeps } from '../ensure/deps.ts';
 import { checkDatabaseAtStart } from './database-error.ts';
 import { nodeDeps } from './deps.ts';
 import { nodeHmac } from './hmac.ts';
@@ -20,7 +21,8 @@ export async function startReceiver(env: Env): Promise<{ url: string }> {
   const { store, signingSecret, devSecret } = await nodeDeps(config);
   await checkDatabaseAtStart(store, config.database, logger);
   const node = serveNode({
-    fetch: createApp({ store, signingSecret, logger, hmac: nodeHmac }).fetch,
+    fetch: createApp({ store, signingSecret, logger, hmac: nodeHmac, ensure: ensureDeps(config, store) })
+      .fetch,
     port: config.port,
     logger,
   });

@@ -124,6 +124,16 @@ export interface BackfillPass {
   resumed: boolean;
 }
 
+/** Whether the mirror has an object: `deleted` when a tombstone holds it out for good. */
+export type Presence = 'present' | 'absent' | 'deleted';
+
+/** Where the mirror stands on a user and (given one) their organization and membership in it. */
+export interface EnsureStatus {
+  user: Presence;
+  organization: Presence | null;
+  membership: Exclude<Presence, 'deleted'> | null;
+}
+
 /**
  * A page of rows already encoded for the transport (see {@link Store.prepareRows}). Opaque: only the
  * store that made it reads it.
@@ -172,6 +182,8 @@ export interface Store {
     by: { passId: string } | { seen: string[]; startedAt: string },
   ): Promise<Result<Candidate[]>>;
   backfillFinish(kind: KindName, passId: string, keepSeen: boolean): Promise<Result<void>>;
+  /** One indexed read: does the mirror have this user (and their membership of `organizationId`)? */
+  ensureStatus(userId: string, organizationId: string | null): Promise<Result<EnsureStatus>>;
   close(): Promise<void>;
 }
 
@@ -319,6 +331,11 @@ export function createStore(rpc: Rpc, close: () => Promise<void> = async () => {
       map(
         await rpc('clerk_sync_backfill_finish', { kind, pass_id: passId, keep_seen: keepSeen }, 'scalar'),
         () => {},
+      ),
+    ensureStatus: async (userId, organizationId) =>
+      map(
+        await rpc('clerk_sync_ensure_status', { user_id: userId, organization_id: organizationId }, 'scalar'),
+        (v) => v as EnsureStatus,
       ),
     close,
   };

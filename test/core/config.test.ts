@@ -98,3 +98,49 @@ describe('parseConfig', () => {
     expect(parseConfig({}, { signingSecret: true }).signingSecret).toBeUndefined();
   });
 });
+
+describe('parseConfig: the variables of POST /users/me/sync', () => {
+  const BODY =
+    'MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAu1SU1LfVLPHCozMxH2Mo\n4lgOEePzNm0tRgeLezV6ffAt0gunVTLw7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u\n+qKhbwKfBstIs+bMY2Zkp18gnTxKLxoS2tFczGkPLPgizskuemMghRniWaoLcyeh\nkd3qqGElvW/VDL5AaWTg0nLVkjRo9z+40RQzuVaE8AkAFmxZzow3x+VJYKdjykkJ\n0iT9wCS0DRTXu269V264Vf/3jvredZiKRkgwlL9xNAwxXFg0x/XFw005UWVRIkdg\ncKWTjpBP2dPwVZ4WWC+9aGVd+Gyn1o0CLelf4rEjGoXbAAEgAqeGUxrcIlbjXfbc\nmwIDAQAB';
+  const PEM = `-----BEGIN PUBLIC KEY-----\n${BODY}\n-----END PUBLIC KEY-----`;
+
+  it.each([
+    ['a PEM key', { CLERK_JWT_KEY: `${PEM}\n` }, { clerkJwtKey: PEM }],
+    [
+      'a PEM key kept on one line with \\n',
+      { CLERK_JWT_KEY: PEM.replaceAll('\n', '\\n') },
+      { clerkJwtKey: PEM },
+    ],
+    [
+      'authorized parties, spaces and empty items ignored',
+      { CLERK_AUTHORIZED_PARTIES: 'https://app.example.com, http://localhost:3000,' },
+      { authorizedParties: ['https://app.example.com', 'http://localhost:3000'] },
+    ],
+    ['neither: unset', {}, { clerkJwtKey: undefined, authorizedParties: undefined }],
+  ])('%s', (_label, env, expected) => {
+    expect(parseConfig(env)).toMatchObject(expected);
+  });
+
+  it.each([
+    [
+      'a publishable key as CLERK_JWT_KEY',
+      { CLERK_JWT_KEY: 'pk_test_abc' },
+      /^CLERK_JWT_KEY must be the PEM public key/,
+    ],
+    ['a PEM that is not base64', { CLERK_JWT_KEY: PEM.replace('MIIB', 'M!IB') }, /^CLERK_JWT_KEY must be/],
+    ['a private key', { CLERK_JWT_KEY: PEM.replaceAll('PUBLIC', 'PRIVATE') }, /^CLERK_JWT_KEY must be/],
+    [
+      'a party without scheme',
+      { CLERK_AUTHORIZED_PARTIES: 'app.example.com' },
+      /^CLERK_AUTHORIZED_PARTIES must be comma-separated origins/,
+    ],
+    [
+      'a party with a path',
+      { CLERK_AUTHORIZED_PARTIES: 'https://app.example.com/home' },
+      /^CLERK_AUTHORIZED_PARTIES must be/,
+    ],
+    ['only commas', { CLERK_AUTHORIZED_PARTIES: ' , ' }, /^CLERK_AUTHORIZED_PARTIES must be/],
+  ])('%s: an error naming the variable', (_label, env, pattern) => {
+    expect(problems(env)).toEqual([expect.stringMatching(pattern)]);
+  });
+});

@@ -112,6 +112,7 @@ const syncFunctions = [
   ['clerk_sync_prune_ledger()'],
   ["clerk_sync_private_metadata('user', 'user_a')"],
   ['clerk_sync_schema_version()'],
+  ["clerk_sync_ensure_status('user_a', 'org_1')"],
 ];
 
 describe('sync and service functions', () => {

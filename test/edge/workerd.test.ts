@@ -13,8 +13,10 @@ import { Miniflare } from 'miniflare';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { sampleEvent } from '../../src/core/samples.ts';
 import { pgDatabase } from '../../src/db/pg.ts';
+import { type ClerkStandin, startClerkStandin } from '../support/clerk-standin.ts';
 import { openTestDatabase, type TestDatabase } from '../support/db.ts';
 import { type PostgrestEndpoint, startPostgrest } from '../support/postgrest.ts';
+import { instanceKey, sessionToken } from '../support/session-tokens.ts';
 import { OTHER_SECRET, SECRET, signed } from '../support/webhooks.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -25,10 +27,19 @@ let rest: PostgrestEndpoint;
 let mf: Miniflare;
 let out: string;
 let logs = '';
+let clerk: ClerkStandin;
+const CLERK_SECRET_KEY = 'sk_test_workerd';
+const key = instanceKey();
+const clerkUser = sampleEvent('user.created', { id: 'user_workerd_ensure' }).data;
 
 beforeAll(async () => {
   t = await openTestDatabase();
   rest = await startPostgrest(t.db);
+  clerk = await startClerkStandin({
+    secretKey: CLERK_SECRET_KEY,
+    data: { users: [clerkUser], organizations: [], memberships: [] } as never,
+    jwks: { keys: [key.jwk] },
+  });
   out = await mkdtemp(join(tmpdir(), 'clerk-sync-worker-'));
   // What `npm run build:worker` runs, into a scratch folder.
   await run(join(ROOT, 'node_modules/.bin/wrangler'), ['deploy', '--dry-run', '--outdir', out], {
@@ -47,6 +58,9 @@ beforeAll(async () => {
       SUPABASE_URL: rest.url,
       SUPABASE_SERVICE_ROLE_KEY: rest.serviceKey,
       CLERK_WEBHOOK_SIGNING_SECRET: SECRET,
+      // No CLERK_JWT_KEY: session tokens are checked with the JWKS the stand-in serves.
+      CLERK_SECRET_KEY,
+      CLERK_API_URL: clerk.url,
       LOG_LEVEL: 'info',
     },
     handleRuntimeStdio(stdout: Readable, stderr: Readable) {
@@ -60,6 +74,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await mf?.dispose();
   await rest?.close();
+  await clerk?.close();
   await t?.close();
   if (out) await rm(out, { recursive: true, force: true });
 });
@@ -93,6 +108,21 @@ describe('the Worker in workerd', () => {
     expect((await t.db.query('select id from public.organizations')).rows).toEqual([{ id: 'org_workerd' }]);
     const health = await mf.dispatchFetch('http://worker.test/healthz');
     expect(health.status).toBe(200);
+  });
+
+  it('POST /users/me/sync: a session token verified with the JWKS, the user fetched from Clerk and mirrored', async () => {
+    const sync = (token: string) =>
+      mf.dispatchFetch('http://worker.test/users/me/sync', {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${token}` },
+      });
+    const res = await sync(sessionToken(key, clerkUser.id));
+    expect({ status: res.status, body: await res.json() }).toEqual({
+      status: 200,
+      body: { outcome: 'applied' },
+    });
+    expect(await users()).toEqual([{ id: clerkUser.id }]);
+    expect((await sync(sessionToken(instanceKey(), clerkUser.id, {}, { kid: key.kid }))).status).toBe(401);
   });
 
   it('refuses a bad signature with 401 and writes nothing', async () => {

@@ -2,7 +2,8 @@
  * @module A local HTTP stand-in of Clerk's Backend API (test and benchmark support only): Clerk's
  * shapes for the list endpoints the backfill uses, bearer auth, paging by offset and (users)
  * `starting_after` — honoured, ignored or refused, switchable mid-run — 404s, and an optional rate
- * limit answering 429 with Retry-After.
+ * limit answering 429 with Retry-After; the instance's JWKS (`GET /jwks`) and, for fault tests, an
+ * answer status every request gets (`failWith`).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -115,6 +116,10 @@ export interface ClerkStandin {
   cursor: CursorBehaviour;
   /** Runs before each request is answered (tests change `data` or `cursor` at an exact request). */
   beforeAnswer: ((url: URL) => void) | null;
+  /** When set, every request is answered with this status (e.g. 503) and a Clerk error body. */
+  failWith: number | null;
+  /** What `GET /jwks` serves. */
+  jwks: { keys: object[] };
   close(): Promise<void>;
 }
 
@@ -187,6 +192,8 @@ export async function startClerkStandin(options: {
   data: ClerkData;
   rate?: { requests: number; windowMs: number };
   latencyMs?: number;
+  /** The instance's public keys as JWKs, served at `GET /jwks`. */
+  jwks?: { keys: object[] };
   /**
    * The data will not change (benchmarks): sort each list and serialize each object once, up front,
    * so that serving a page costs the stand-in — which stands for Clerk's servers, not the machine
@@ -204,6 +211,8 @@ export async function startClerkStandin(options: {
     latencyMs: options.latencyMs ?? 0,
     cursor: options.cursor ?? 'honour',
     beforeAnswer: null,
+    failWith: null,
+    jwks: options.jwks ?? { keys: [] },
     close: async () => {},
   };
 
@@ -216,6 +225,8 @@ export async function startClerkStandin(options: {
     standin.stats.byPath[route] = (standin.stats.byPath[route] ?? 0) + 1;
     if (req.headers.authorization !== `Bearer ${options.secretKey}`)
       return send(res, 401, clerkError('authentication_invalid', 'Invalid authentication'));
+    if (standin.failWith !== null)
+      return send(res, standin.failWith, clerkError('unavailable', 'failing on purpose'));
     if (options.rate) {
       const now = Date.now();
       while (sent.length > 0 && (sent[0] as number) <= now - options.rate.windowMs) sent.shift();
@@ -260,6 +271,7 @@ export async function startClerkStandin(options: {
         ? sendJson(res, '[', items, ']')
         : sendJson(res, '{"data":[', items, `],"total_count":${list.count}}`);
     }
+    if (path === '/jwks') return send(res, 200, standin.jwks);
     if (path === '/users') return send(res, 200, page(users));
     if (path === '/users/count') return send(res, 200, { object: 'total_count', total_count: users.length });
     const userId = match(/^\/users\/([^/]+)$/);
