@@ -138,14 +138,14 @@ describe('backfill into the mirror', () => {
       (await t.db.query('select id from clerk_sync.organization_invitations order by id')).rows.map(
         (r) => r.id,
       ),
-    ).toEqual(sorted(clerk.data.invitations));
-    expect(await ids('organization_domains')).toEqual(sorted(clerk.data.domains));
+    ).toEqual(sorted(clerk.data.invitations ?? []));
+    expect(await ids('organization_domains')).toEqual(sorted(clerk.data.domains ?? []));
     // Clerk loses one of each; an invitation accepted meanwhile is a newer version.
-    clerk.data.roles.pop();
-    clerk.data.permissions.pop();
-    clerk.data.invitations.splice(0, 1);
-    clerk.data.domains.splice(0, 1);
-    const accepted = clerk.data.invitations[0] as Record<string, unknown> & { updated_at: number };
+    (clerk.data.roles ?? []).pop();
+    (clerk.data.permissions ?? []).pop();
+    (clerk.data.invitations ?? []).splice(0, 1);
+    (clerk.data.domains ?? []).splice(0, 1);
+    const accepted = (clerk.data.invitations ?? [])[0] as Record<string, unknown> & { updated_at: number };
     Object.assign(accepted, {
       status: 'accepted',
       user_id: 'user_00000001',
@@ -160,14 +160,14 @@ describe('backfill into the mirror', () => {
     ]);
     expect(
       (await t.db.query('select id from public.organization_roles order by id')).rows.map((r) => r.id),
-    ).toEqual(sorted(clerk.data.roles));
-    expect(await ids('organization_permissions')).toEqual(sorted(clerk.data.permissions));
+    ).toEqual(sorted(clerk.data.roles ?? []));
+    expect(await ids('organization_permissions')).toEqual(sorted(clerk.data.permissions ?? []));
     expect(
       (await t.db.query('select id from clerk_sync.organization_invitations order by id')).rows.map(
         (r) => r.id,
       ),
-    ).toEqual(sorted(clerk.data.invitations));
-    expect(await ids('organization_domains')).toEqual(sorted(clerk.data.domains));
+    ).toEqual(sorted(clerk.data.invitations ?? []));
+    expect(await ids('organization_domains')).toEqual(sorted(clerk.data.domains ?? []));
     expect(
       (await t.db.query('select status from public.organization_invitations where id = $1', [accepted.id]))
         .rows,
@@ -260,8 +260,8 @@ describe('backfill into the mirror', () => {
       (m) => (m.organization as { id: string }).id !== org.id,
     );
     // Its invitations and domains go with it, in Clerk as in the mirror.
-    clerk.data.invitations = clerk.data.invitations.filter((i) => i.organization_id !== org.id);
-    clerk.data.domains = clerk.data.domains.filter((d) => d.organization_id !== org.id);
+    clerk.data.invitations = (clerk.data.invitations ?? []).filter((i) => i.organization_id !== org.id);
+    clerk.data.domains = (clerk.data.domains ?? []).filter((d) => d.organization_id !== org.id);
     const orphans = (await ids('organization_memberships')).length - clerk.data.memberships.length;
     expect(orphans).toBeGreaterThan(30); // over 10 % of the memberships: a naive preview refuses
 

@@ -15,10 +15,11 @@ export interface ClerkData {
   users: Obj[];
   organizations: Obj[];
   memberships: Obj[];
-  roles: Obj[];
-  permissions: Obj[];
-  invitations: Obj[];
-  domains: Obj[];
+  /** The organizations' roles, permissions, invitations and domains (none when absent). */
+  roles?: Obj[];
+  permissions?: Obj[];
+  invitations?: Obj[];
+  domains?: Obj[];
 }
 
 /**
@@ -295,7 +296,7 @@ export async function startClerkStandin(options: {
     }
     const orgId = match(/^\/organizations\/([^/]+)$/);
     if (orgId) return one(organizations, orgId);
-    const { roles, permissions, invitations, domains } = standin.data;
+    const { roles = [], permissions = [], invitations = [], domains = [] } = standin.data;
     const lists: Record<string, Obj[]> = {
       '/organization_roles': roles,
       '/organization_permissions': permissions,
