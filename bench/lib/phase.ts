@@ -5,7 +5,7 @@ import { type PhaseWorkload, phaseEvents } from './workload.ts';
 
 /** The statement src/store/sql.ts sends for `store.applyEvent` (same text, same named arguments). */
 export const APPLY_SQL =
-  'select public.clerk_sync_apply_event(event_id => $1, event_type => $2, data => $3, occurred_at => $4, failure => $5, payload => $6) as value';
+  'select public.clerk_sync_apply_event(event_id => $1, event_type => $2, kind => $3, op => $4, data => $5, occurred_at => $6, failure => $7, payload => $8) as value';
 
 /** A well-formed `whsec_` secret that is not the receivers': deliveries signed with it are refused. */
 export const OTHER_SECRET = 'whsec_dGhpcyBpcyBhbm90aGVyIHNlY3JldCEh';

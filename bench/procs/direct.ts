@@ -21,7 +21,16 @@ function prepare(w: PhaseWorkload): unknown[][] {
   for (const { id, event } of phaseEvents(w)) {
     const applied = interpret(event);
     if (applied.kind !== 'apply') throw new Error(`workload event ${id} does not apply: ${applied.kind}`);
-    calls.push([id, applied.type, JSON.stringify(applied.data), applied.occurredAt, null, null]);
+    calls.push([
+      id,
+      applied.type,
+      applied.objectKind,
+      applied.op,
+      JSON.stringify(applied.data),
+      applied.occurredAt,
+      null,
+      null,
+    ]);
   }
   return calls;
 }

@@ -170,6 +170,8 @@ const server = createServer((req, res) => {
       const { rows } = await pool.query<{ value: string }>(APPLY_SQL, [
         id,
         envelope.type,
+        mapped.kind,
+        'upsert',
         JSON.stringify(mapped.row),
         new Date(envelope.timestamp).toISOString(),
         null,

@@ -224,7 +224,7 @@ async function baseline(scratch: Scratch, url: string, users: number): Promise<B
       users: done,
       ms,
       usersPerSecond: done / (ms / 1000),
-      method: 'clerk_sync_upsert_users with one user per call, one call after the other',
+      method: "clerk_sync_upsert('user', …) with one user per call, one call after the other",
     };
   } finally {
     await db.close();

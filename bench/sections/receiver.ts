@@ -7,6 +7,7 @@ import type { ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { interpret } from '../../src/core/dispatch.ts';
+import type { KindName } from '../../src/core/kinds.ts';
 import { freePort, groupCpuMs, runJson, sleep, startServer, terminate } from '../lib/child.ts';
 import type { DriveResult } from '../lib/drive.ts';
 import { type HttpPhaseSpec, OTHER_SECRET, type PhaseSpec, type SqlPhaseSpec } from '../lib/phase.ts';
@@ -97,14 +98,17 @@ async function seed(scratch: Scratch, ts: number): Promise<void> {
       if (r.kind !== 'apply') throw new Error(`seed event does not apply: ${r.kind}`);
       return r.data;
     });
-  const batches: [string, unknown[]][] = [
-    ['clerk_sync_upsert_users', rows(events.users)],
-    ['clerk_sync_upsert_organizations', rows(events.organizations)],
-    ['clerk_sync_upsert_memberships', rows(events.memberships)],
+  const batches: [KindName, unknown[]][] = [
+    ['user', rows(events.users)],
+    ['organization', rows(events.organizations)],
+    ['membership', rows(events.memberships)],
   ];
-  for (const [fn, all] of batches)
+  for (const [kind, all] of batches)
     for (let i = 0; i < all.length; i += 500)
-      await scratch.db.query(`select public.${fn}($1::jsonb)`, [JSON.stringify(all.slice(i, i + 500))]);
+      await scratch.db.query('select public.clerk_sync_upsert($1, $2::jsonb)', [
+        kind,
+        JSON.stringify(all.slice(i, i + 500)),
+      ]);
 }
 
 async function httpReady(url: string): Promise<boolean> {
