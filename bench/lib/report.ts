@@ -7,6 +7,7 @@ import type { LayersResult } from '../sections/layers.ts';
 import type { PhaseResult, ReceiverResult, Variant } from '../sections/receiver.ts';
 import type { RejectionResult } from '../sections/rejection.ts';
 import type { RlsOrgResult, RlsResult } from '../sections/rls.ts';
+import { backfillMarkdown, backfillTargets } from './backfill-report.ts';
 import type { Layer } from './phase.ts';
 
 export interface RunInfo {
@@ -143,64 +144,7 @@ export function targets(res: Omit<Results, 'targets'>): Target[] {
       pass: rej.cpuMsPerRequest < 0.1,
       ...(rej.cpuMsPerRequest >= 0.1 ? { note: `${(rej.cpuMsPerRequest - 0.1).toFixed(4)} ms over` } : {}),
     });
-  const b = res.backfill;
-  if (b) {
-    const share = b.large.usersPerSecond / b.copy.usersPerSecond;
-    const multiple = b.large.usersPerSecond / b.baseline.usersPerSecond;
-    t.push({
-      area: 'Backfill',
-      target: '≥ 50 % of the COPY rate',
-      measured: `${pct(share)} (${f0(b.large.usersPerSecond)} vs ${f0(b.copy.usersPerSecond)} users/s)`,
-      pass: share >= 0.5,
-      ...(share < 0.5 ? { note: `${((0.5 - share) * 100).toFixed(1)} points short` } : {}),
-    });
-    t.push({
-      area: 'Backfill',
-      target: '≥ 10× the per-user baseline',
-      measured: `${multiple.toFixed(1)}× (baseline ${f0(b.baseline.usersPerSecond)} users/s)`,
-      pass: multiple >= 10,
-    });
-    const full = b.large.size.users >= 100_000;
-    t.push({
-      area: 'Backfill',
-      target: 'peak RSS ≤ 200 MB at 100k users',
-      measured: `${f0(b.large.peakRssMb)} MB at ${b.large.size.users.toLocaleString('en')} users`,
-      pass: full ? b.large.peakRssMb <= 200 : null,
-      ...(full ? {} : { note: 'quick run: largest size is below 100k' }),
-    });
-    const growth = b.large.peakRssMb / b.small.peakRssMb - 1;
-    t.push({
-      area: 'Backfill',
-      target: `flat RSS from ${b.small.size.users.toLocaleString('en')} to ${b.large.size.users.toLocaleString('en')} users (≤ +25 %)`,
-      measured: `${f0(b.small.peakRssMb)} → ${f0(b.large.peakRssMb)} MB (${growth >= 0 ? '+' : ''}${pct(growth)})`,
-      pass: growth <= 0.25,
-    });
-    const rl = b.rateLimited;
-    const judged = rl.steadyShareOfCeiling ?? rl.shareOfCeiling;
-    t.push({
-      area: 'Backfill, dev rate limit',
-      target: `≥ 90 % of ${f0(b.ceilingUsersPerSecond)} users/s`,
-      measured:
-        rl.steadyShareOfCeiling === null
-          ? `${pct(rl.shareOfCeiling)} over the whole run (${(rl.totalMs / 1000).toFixed(1)} s)`
-          : `${pct(rl.steadyShareOfCeiling)} steady (10–20 s window); ${pct(rl.shareOfCeiling)} over the whole run`,
-      // Without a steady window the whole-run rate is inflated by the first window's burst: no verdict.
-      pass: rl.steadyShareOfCeiling === null ? null : judged >= 0.9,
-      ...(rl.steadyShareOfCeiling === null
-        ? {
-            note: 'quick run: shorter than two windows, so the first window’s burst inflates the whole-run rate',
-          }
-        : judged < 0.9
-          ? { note: `${((0.9 - judged) * 100).toFixed(1)} points short` }
-          : {}),
-    });
-    t.push({
-      area: 'Backfill, dev rate limit',
-      target: 'no 429 after the first window',
-      measured: `${rl.rateLimited} × 429 in all, ${rl.rateLimitedAfterFirstWindow} after the first 10 s`,
-      pass: rl.rateLimitedAfterFirstWindow === 0,
-    });
-  }
+  if (res.backfill) t.push(...backfillTargets(res.backfill));
   const rls = res.rls;
   if (rls) {
     t.push({
@@ -350,40 +294,7 @@ export function markdown(res: Results): string {
       ),
     );
   }
-  const b = res.backfill;
-  if (b) {
-    const run = (x: typeof b.large) =>
-      `| ${x.size.users.toLocaleString('en')} users, ${x.size.organizations.toLocaleString('en')} orgs, ${x.size.memberships.toLocaleString('en')} memberships | ${f0(x.usersPerSecond)} | ${f0(x.kinds.organizations?.perSecond ?? 0)} | ${f0(x.kinds.memberships?.perSecond ?? 0)} | ${(x.totalMs / 1000).toFixed(1)} | ${f0(x.peakRssMb)} | ${x.requests} |`;
-    lines.push(
-      '',
-      '## Backfill',
-      '',
-      '`clerk-sync backfill --rate 1000000` (no client-side throttle) from the Clerk stand-in (500 per page, no latency) into emptied tables; users/s is the users pass from the start of the command to its last page applied.',
-      '',
-      '| data | users/s | orgs/s | memberships/s | total s | peak RSS MB | Clerk requests |',
-      '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
-      run(b.small),
-      run(b.large),
-      '',
-      '| users into users_public, users_private, private_metadata | users/s | ours as share / multiple |',
-      '| --- | ---: | ---: |',
-      `| ours (\`clerk-sync backfill\`) | ${f0(b.large.usersPerSecond)} | |`,
-      `| limit: server-side COPY of the same rows (one transaction) | ${f0(b.copy.usersPerSecond)} | ${pct(b.large.usersPerSecond / b.copy.usersPerSecond)} |`,
-      `| baseline: one upsert per user, over ${b.baseline.users.toLocaleString('en')} users | ${f0(b.baseline.usersPerSecond)} | ${(b.large.usersPerSecond / b.baseline.usersPerSecond).toFixed(1)}× |`,
-      '',
-      '',
-      `With the stand-in enforcing Clerk's development limit (100 requests / 10 s, so at most ${f0(b.ceilingUsersPerSecond)} users/s), \`clerk-sync backfill --only users\`:`,
-      '',
-      '| budget | users | s | users/s, whole run | share of ceiling | users/s, 10–20 s window | share | 429s | after first window | requests |',
-      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-      ...[b.rateLimited, b.rateLimitedFullBudget]
-        .filter((x) => x !== undefined)
-        .map(
-          (x) =>
-            `| ${x.budget} | ${x.users.toLocaleString('en')} | ${(x.totalMs / 1000).toFixed(1)} | ${f0(x.usersPerSecond)} | ${pct(x.shareOfCeiling)} | ${x.steadyUsersPerSecond === null ? 'n/a' : f0(x.steadyUsersPerSecond)} | ${x.steadyShareOfCeiling === null ? 'n/a' : pct(x.steadyShareOfCeiling)} | ${x.rateLimited} | ${x.rateLimitedAfterFirstWindow} | ${x.requests} |`,
-        ),
-    );
-  }
+  if (res.backfill) lines.push(...backfillMarkdown(res.backfill));
   const rls = res.rls;
   if (rls) {
     lines.push(

@@ -1,10 +1,13 @@
 /**
- * @module Backfill section: `clerk-sync backfill` from the Clerk stand-in into Postgres (small and
- * large data sets, for users/s and peak RSS), the limit (server-side COPY of the very rows it wrote,
- * into the same tables), the baseline (one upsert per user, in turn), and a run against Clerk's
- * development rate limit (100 requests / 10 s) with the CLI's default budget.
+ * @module Backfill section: `clerk-sync backfill --only users` from the Clerk stand-in, serving
+ * realistic users (bench/lib/realistic-users.ts), into Postgres (small and large data sets, for users/s
+ * and peak RSS), with where the CPU went (the command, the stand-in, the Postgres backends); the
+ * baseline (one upsert per user, in turn, with its backend's CPU); COPY of the very rows it wrote, into
+ * the same tables (reported); and a run against Clerk's development rate limit (100 requests / 10 s)
+ * with the CLI's default budget.
  */
 import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,24 +59,54 @@ interface StandinStats {
   requests: number;
   rateLimited: number;
   byPath: Record<string, number>;
+  cpuMs: number;
+}
+
+/** What the stand-in serves per user. */
+export interface UserShape {
+  meanBytes: number;
+  emails: number;
+  phones: number;
+  externalAccounts: number;
+}
+
+/** CPU (user + system) per user, in µs, of each process a run involves; null where not measurable. */
+export interface CpuPerUser {
+  /** The `clerk-sync backfill` process (module loading excluded). */
+  command: number;
+  /** The Clerk stand-in, while the run lasted. */
+  standin: number;
+  /** The run's Postgres backends (from /proc on this machine, sampled every 100 ms). */
+  postgres: number | null;
+  /** Time inside the SQL entry point per user (pg_stat_user_functions: total_time / users). */
+  sqlFunction: number | null;
 }
 
 export interface BackfillRun {
-  size: DataSize & { memberships: number };
+  users: number;
+  /** The command's time, module loading excluded. */
   totalMs: number;
-  /** Per kind: time from the previous kind's end (or the start) to its last page applied. */
-  kinds: Record<string, { rows: number; ms: number; perSecond: number }>;
   usersPerSecond: number;
   peakRssMb: number;
   cpuMs: number;
+  cpu: CpuPerUser;
   requests: number;
 }
 
 export interface BackfillResult {
+  userShape: UserShape;
   small: BackfillRun;
   large: BackfillRun;
   copy: { users: number; ms: number; usersPerSecond: number; tables: string[] };
-  baseline: { users: number; ms: number; usersPerSecond: number; method: string };
+  baseline: {
+    users: number;
+    ms: number;
+    usersPerSecond: number;
+    method: string;
+    /** Its Postgres backend's CPU, and the time inside clerk_sync_upsert, per user (µs). */
+    postgresCpuPerUser: number | null;
+    sqlFunctionPerUser: number | null;
+  };
   rateLimited: RateLimitedRun;
   rateLimitedFullBudget?: RateLimitedRun;
   ceilingUsersPerSecond: number;
@@ -94,13 +127,71 @@ export interface RateLimitedRun {
   requests: number;
 }
 
-async function startStandin(spec: StandinSpec): Promise<{ child: ChildProcess; url: string }> {
+async function startStandin(
+  spec: StandinSpec,
+): Promise<{ child: ChildProcess; url: string; users: UserShape }> {
   const child = forkTs('bench/procs/standin.ts', spec);
-  const ready = await new Promise<{ url: string }>((resolve, reject) => {
-    child.once('message', (m) => resolve(m as { url: string }));
+  const ready = await new Promise<{ url: string; users: UserShape }>((resolve, reject) => {
+    child.once('message', (m) => resolve(m as { url: string; users: UserShape }));
     child.once('exit', (code) => reject(new Error(`stand-in exited ${code}`)));
   });
-  return { child, url: ready.url };
+  return { child, url: ready.url, users: ready.users };
+}
+
+/** CPU ms (user + system) of a Postgres backend on this machine, or null (gone, or the server is elsewhere). */
+function backendCpuMs(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    if (!stat.includes('(postgres)')) return null;
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10; // USER_HZ = 100
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Samples the CPU of the scratch database's backends named `application` every 100 ms while a run
+ * lasts; `stop` returns their sum (each backend's last reading: up to 100 ms before it exited is
+ * missed), or null when none could be read.
+ */
+function sampleBackends(scratch: Scratch, application: string) {
+  const last = new Map<number, number>();
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      try {
+        const { rows } = await scratch.db.query<{ pid: number }>(
+          'select pid from pg_stat_activity where datname = current_database() and application_name = $1',
+          [application],
+        );
+        for (const { pid } of rows) {
+          const ms = backendCpuMs(pid);
+          if (ms !== null) last.set(pid, ms);
+        }
+      } catch {
+        // a sample lost; the next one counts
+      }
+      await sleep(100);
+    }
+  })();
+  return {
+    async stop(): Promise<number | null> {
+      running = false;
+      await loop;
+      return last.size === 0 ? null : [...last.values()].reduce((a, b) => a + b, 0);
+    },
+  };
+}
+
+/** Total time (ms) spent in `public.<name>` by every backend so far (pg_stat_user_functions). */
+async function functionMs(scratch: Scratch, name: string): Promise<number | null> {
+  await scratch.db.query('select pg_stat_clear_snapshot()');
+  const { rows } = await scratch.db.query<{ ms: number | null }>(
+    "select sum(total_time)::float8 as ms from pg_stat_user_functions where schemaname = 'public' and funcname = $1",
+    [name],
+  );
+  return rows[0]?.ms ?? null;
 }
 
 async function closeStandin(child: ChildProcess): Promise<void> {
@@ -119,46 +210,57 @@ function backfillEnv(scratch: Scratch, url: string): NodeJS.ProcessEnv {
   };
 }
 
-const PROGRESS = /^backfill: (\d+)\/(\d+) (users|organizations|memberships)\b/;
+/** The name the CLI's connections carry (src/db/pg.ts), which tells its backends from the bench's. */
+const CLI_APPLICATION = 'clerk-supabase-sync';
 
-function kindTimes(result: ChildResult): BackfillRun['kinds'] {
-  const kinds: BackfillRun['kinds'] = {};
-  let previous = 0;
-  for (const { ms, line } of result.err) {
-    const m = PROGRESS.exec(line);
-    // The first line at the total (a count divisible by 500 prints it again after the empty last page).
-    if (!m || m[1] !== m[2] || kinds[m[3] as string] !== undefined) continue;
-    const rows = Number(m[1]);
-    kinds[m[3] as string] = { rows, ms: ms - previous, perSecond: rows / ((ms - previous) / 1000) };
-    previous = ms;
-  }
-  return kinds;
-}
-
-async function fullBackfill(scratch: Scratch, size: DataSize, o: BackfillOptions, keep = false) {
+async function usersBackfill(scratch: Scratch, users: number, o: BackfillOptions, keep = false) {
   await truncateAll(scratch.db);
   await scratch.db.query('checkpoint');
-  const standin = await startStandin({ secretKey: SECRET_KEY, ...size });
+  const standin = await startStandin({
+    secretKey: SECRET_KEY,
+    users,
+    organizations: 0,
+    membersPerOrg: 0,
+    realistic: true,
+  });
   try {
-    const result = await runJson<ChildResult>('bench/procs/backfill.ts', ['backfill', '--rate', '1000000'], {
-      env: backfillEnv(scratch, standin.url),
-      timeoutMs: 900_000,
-    });
+    const standinBefore = await ask<StandinStats>(standin.child, { cmd: 'stats' });
+    const fnBefore = await functionMs(scratch, 'clerk_sync_backfill_page');
+    const backends = sampleBackends(scratch, CLI_APPLICATION);
+    let postgresMs: number | null = null;
+    let result: ChildResult;
+    try {
+      result = await runJson<ChildResult>(
+        'bench/procs/backfill.ts',
+        ['backfill', '--only', 'users', '--rate', '1000000'],
+        { env: backfillEnv(scratch, standin.url), timeoutMs: 900_000 },
+      );
+    } finally {
+      postgresMs = await backends.stop();
+    }
     if (result.code !== 0)
       throw new Error(`backfill exited ${result.code}: ${JSON.stringify(result.err.slice(-5))}`);
     const stats = await ask<StandinStats>(standin.child, { cmd: 'stats' });
-    const kinds = kindTimes(result);
+    await sleep(300); // the backend's function counters reach the stats system when it exits
+    const fnAfter = await functionMs(scratch, 'clerk_sync_backfill_page');
+    const perUser = (ms: number) => (ms * 1000) / users;
     const run: BackfillRun = {
-      size: { ...size, memberships: size.organizations * Math.min(size.membersPerOrg, size.users) },
+      users,
       totalMs: result.ms,
-      kinds,
-      usersPerSecond: kinds.users?.perSecond ?? 0,
+      usersPerSecond: users / (result.ms / 1000),
       peakRssMb: result.maxRssKb / 1024,
       cpuMs: result.cpuMs,
-      requests: stats.requests,
+      cpu: {
+        command: perUser(result.cpuMs),
+        standin: perUser(stats.cpuMs - standinBefore.cpuMs),
+        postgres: postgresMs === null ? null : perUser(postgresMs),
+        sqlFunction: fnAfter === null ? null : perUser(fnAfter - (fnBefore ?? 0)),
+      },
+      requests: stats.requests - standinBefore.requests,
     };
+    const us = (x: number | null) => (x === null ? 'n/a' : `${x.toFixed(0)} µs`);
     o.log(
-      `  backfill ${size.users} users: ${run.usersPerSecond.toFixed(0)} users/s, total ${(run.totalMs / 1000).toFixed(1)} s, peak RSS ${run.peakRssMb.toFixed(0)} MB`,
+      `  backfill ${users} users: ${run.usersPerSecond.toFixed(0)} users/s, ${(run.totalMs / 1000).toFixed(1)} s, peak RSS ${run.peakRssMb.toFixed(0)} MB; CPU per user: command ${us(run.cpu.command)}, stand-in ${us(run.cpu.standin)}, Postgres ${us(run.cpu.postgres)} (in the page function ${us(run.cpu.sqlFunction)})`,
     );
     if (keep) return { run, standin };
     await closeStandin(standin.child);
@@ -208,6 +310,10 @@ async function baseline(scratch: Scratch, url: string, users: number): Promise<B
     rate: { requests: 1_000_000, windowMs: 10_000 },
   });
   try {
+    const { rows } = await db.query<{ pid: number }>('select pg_backend_pid() as pid');
+    const pid = rows[0]?.pid as number;
+    const fnBefore = await functionMs(scratch, 'clerk_sync_upsert');
+    const cpuBefore = backendCpuMs(pid);
     let done = 0;
     const t0 = performance.now();
     for await (const page of api.pages(KINDS.user.list)) {
@@ -220,14 +326,21 @@ async function baseline(scratch: Scratch, url: string, users: number): Promise<B
       if (done >= users) break;
     }
     const ms = performance.now() - t0;
+    const cpuAfter = backendCpuMs(pid);
+    await db.close();
+    await sleep(300); // the backend's function counters reach the stats system when it exits
+    const fnAfter = await functionMs(scratch, 'clerk_sync_upsert');
     return {
       users: done,
       ms,
       usersPerSecond: done / (ms / 1000),
       method: "clerk_sync_upsert('user', …) with one user per call, one call after the other",
+      postgresCpuPerUser:
+        cpuBefore === null || cpuAfter === null ? null : ((cpuAfter - cpuBefore) * 1000) / done,
+      sqlFunctionPerUser: fnAfter === null ? null : ((fnAfter - (fnBefore ?? 0)) * 1000) / done,
     };
   } finally {
-    await db.close();
+    await db.close().catch(() => {});
   }
 }
 
@@ -239,6 +352,7 @@ async function rateLimited(scratch: Scratch, o: BackfillOptions, rate?: number):
     organizations: 0,
     membersPerOrg: 0,
     rate: CLERK_DEV_RATE,
+    realistic: true,
   });
   // The checkpoint row, sampled every 100 ms: progress over time, from the database's side.
   const samples: { at: number; done: number }[] = [];
@@ -304,21 +418,25 @@ async function rateLimited(scratch: Scratch, o: BackfillOptions, rate?: number):
 }
 
 export async function backfillSection(scratch: Scratch, o: BackfillOptions): Promise<BackfillResult> {
-  const small = (await fullBackfill(scratch, o.small, o)).run;
-  const { run: large, standin } = await fullBackfill(scratch, o.large, o, true);
+  const small = (await usersBackfill(scratch, o.small.users, o)).run;
+  const { run: large, standin } = await usersBackfill(scratch, o.large.users, o, true);
   let copy: BackfillResult['copy'];
   let base: BackfillResult['baseline'];
   try {
     copy = await copyLimit(scratch, o.large.users);
-    o.log(`  COPY limit: ${copy.usersPerSecond.toFixed(0)} users/s`);
+    o.log(`  COPY of the same rows: ${copy.usersPerSecond.toFixed(0)} users/s`);
     base = await baseline(scratch, standin?.url as string, o.baselineUsers);
-    o.log(`  baseline (one upsert per user): ${base.usersPerSecond.toFixed(0)} users/s over ${base.users}`);
+    const us = (x: number | null) => (x === null ? 'n/a' : `${x.toFixed(0)} µs`);
+    o.log(
+      `  baseline (one upsert per user): ${base.usersPerSecond.toFixed(0)} users/s over ${base.users}; Postgres CPU per user ${us(base.postgresCpuPerUser)} (in clerk_sync_upsert ${us(base.sqlFunctionPerUser)})`,
+    );
   } finally {
     if (standin) await closeStandin(standin.child);
   }
   const limited = await rateLimited(scratch, o);
   const fullBudget = o.fullBudgetRun ? await rateLimited(scratch, o, CLERK_DEV_RATE.requests) : undefined;
   return {
+    userShape: standin?.users as UserShape,
     small,
     large,
     copy,
