@@ -4,7 +4,7 @@ import type { Queryable } from '../../src/db/database.ts';
 import { loadMigrations } from '../../src/db/migrate.ts';
 import { SCHEMA_VERSION } from '../../src/store/port.ts';
 import { sqlRpc } from '../../src/store/sql.ts';
-import { membershipRow, orgRow, userRow } from '../fixtures/rows.ts';
+import { at, membershipRow, orgRow, userRow } from '../fixtures/rows.ts';
 import { onServer, openTestDatabase, type TestDatabase } from '../support/db.ts';
 
 let t: TestDatabase;
@@ -187,6 +187,51 @@ describe('batches (backfill)', () => {
       username: 'user_new-v7',
     });
   });
+
+  // The upsert writes a batch as given when all of it applies, and only the applying rows otherwise.
+  it.each([
+    [
+      'every row applies',
+      'user.created',
+      [],
+      ['user_a', 'user_b', 'user_c'],
+      { inserted: 3, stale: 0, deleted: 0 },
+    ],
+    [
+      'one row is stale',
+      'user.created',
+      ['user_b'],
+      ['user_a', 'user_c'],
+      { inserted: 2, stale: 1, deleted: 0 },
+    ],
+    [
+      'one user was deleted',
+      'user.deleted',
+      ['user_b'],
+      ['user_a', 'user_c'],
+      { inserted: 2, stale: 0, deleted: 1 },
+    ],
+  ] as const)(
+    'a batch where %s writes exactly the rows that apply',
+    async (_label, type, before, written, counts) => {
+      for (const id of before) await apply(t.db, type, type === 'user.deleted' ? { id } : userRow(id, 9));
+      const rows = ['user_a', 'user_b', 'user_c'].map((id) => userRow(id, 2));
+      expect(await batch('clerk_sync_upsert', 'user', rows)).toEqual({ ...counts, updated: 0, unchanged: 0 });
+      // The ids whose stored version is the batch's (version 2).
+      const ofBatch = async (table: string) =>
+        (
+          await t.db.query<{ id: string }>(`select id from ${table} where updated_at = $1 order by id`, [
+            at(2),
+          ])
+        ).rows.map((r) => r.id);
+      expect(await ofBatch('public.users_public')).toEqual(written);
+      expect(await ofBatch('public.users_private')).toEqual(written);
+      expect(await ofBatch('clerk_sync.private_metadata')).toEqual(written);
+      expect(await one("select count(*)::int as n from public.users_public where id = 'user_b'")).toEqual({
+        n: type === 'user.deleted' ? 0 : 1,
+      });
+    },
+  );
 
   it.each([
     ['organizations', 'organization', [orgRow('org_1', 1), orgRow('org_1', 2), orgRow('org_2', 1)]],
