@@ -44,6 +44,7 @@ beforeEach(async () => {
   clerk.latencyMs = 0;
   clerk.cursor = 'honour';
   clerk.beforeAnswer = null;
+  clerk.failWith = null;
 });
 
 const api = () =>
@@ -357,6 +358,35 @@ describe('backfill into the mirror', () => {
     expect(await ids('users_public')).toEqual(sorted(clerk.data.users));
     const restarted = await backfill({ kinds: ['user'], restart: true });
     expect(restarted[0]).toMatchObject({ resumedAt: null, fetched: 1_234, unchanged: 1_234 });
+  });
+
+  it('a failed fetch of the next page, while a page is applied, ends the run after that page commits', async () => {
+    // Page 2 is fetched while page 1 is applied (paging runs a page ahead); Clerk refuses it.
+    let usersPages = 0;
+    clerk.latencyMs = 20;
+    clerk.beforeAnswer = (url) => {
+      if (url.pathname.endsWith('/users') && ++usersPages === 2) clerk.failWith = 401;
+    };
+    let applied = 0;
+    await expect(
+      backfill({
+        kinds: ['user'],
+        onProgress: () => {
+          applied++;
+        },
+      }),
+    ).rejects.toThrow(/401/);
+    expect(applied).toBe(1);
+    expect(await ids('users_public')).toEqual(sorted(clerk.data.users).slice(0, 500));
+    const checkpoint = await t.db.query(
+      "select next_offset from clerk_sync.backfill_passes where kind = 'user'",
+    );
+    expect(checkpoint.rows).toEqual([{ next_offset: 500 }]);
+    clerk.failWith = null;
+    clerk.beforeAnswer = null;
+    const resumed = await backfill({ kinds: ['user'] });
+    expect(resumed[0]).toMatchObject({ resumedAt: 500, fetched: 734, inserted: 734, unchanged: 0 });
+    expect(await ids('users_public')).toEqual(sorted(clerk.data.users));
   });
 
   it("a backfill racing live webhooks ends in Clerk's current state", async () => {
