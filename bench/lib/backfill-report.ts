@@ -9,9 +9,21 @@ const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
 const f0 = (x: number) => x.toFixed(0);
 const us = (x: number | null) => (x === null ? 'n/a' : f0(x));
 
+/** CPU per user of every process involved (µs), the backfill's and the per-user loop's; null off this machine. */
+export function cpuPerUser(b: BackfillResult): { ours: number; baseline: number } | null {
+  const { cpu } = b.large;
+  const base = b.baseline;
+  if (cpu.postgres === null || base.postgresCpuPerUser === null) return null;
+  return {
+    ours: cpu.command + cpu.standin + cpu.postgres,
+    baseline: base.clientCpuPerUser + base.standinCpuPerUser + base.postgresCpuPerUser,
+  };
+}
+
 /** The issue's backfill targets; the COPY share is reported, not targeted. */
 export function backfillTargets(b: BackfillResult): Target[] {
   const t: Target[] = [];
+  const cpu = cpuPerUser(b);
   const share = b.large.usersPerSecond / b.copy.usersPerSecond;
   const multiple = b.large.usersPerSecond / b.baseline.usersPerSecond;
   t.push({
@@ -27,6 +39,14 @@ export function backfillTargets(b: BackfillResult): Target[] {
     pass: multiple >= 10,
     ...(multiple < 10 ? { note: `${(10 - multiple).toFixed(1)}× short` } : {}),
   });
+  if (cpu)
+    t.push({
+      area: 'Backfill',
+      target:
+        'CPU per user, all processes, vs the per-user loop (reported: the gain the work allows, whatever the load)',
+      measured: `${(cpu.baseline / cpu.ours).toFixed(1)}× less (${f0(cpu.ours)} vs ${f0(cpu.baseline)} µs)`,
+      pass: null,
+    });
   const full = b.large.users >= 100_000;
   t.push({
     area: 'Backfill',
@@ -73,6 +93,7 @@ export function backfillTargets(b: BackfillResult): Target[] {
 /** The backfill part of latest.md. */
 export function backfillMarkdown(b: BackfillResult): string[] {
   const s = b.userShape;
+  const cpu = cpuPerUser(b);
   const run = (x: BackfillRun) =>
     `| ${x.users.toLocaleString('en')} | ${f0(x.usersPerSecond)} | ${(x.totalMs / 1000).toFixed(1)} | ${f0(x.peakRssMb)} | ${us(x.cpu.command)} | ${us(x.cpu.standin)} | ${us(x.cpu.postgres)} | ${us(x.cpu.sqlFunction)} | ${x.requests} |`;
   return [
@@ -92,6 +113,12 @@ export function backfillMarkdown(b: BackfillResult): string[] {
     `| COPY of the same rows, server-side, one transaction (reported) | ${f0(b.copy.usersPerSecond)} | ${pct(b.large.usersPerSecond / b.copy.usersPerSecond)} | |`,
     `| baseline: one upsert per user, over ${b.baseline.users.toLocaleString('en')} users | ${f0(b.baseline.usersPerSecond)} | ${(b.large.usersPerSecond / b.baseline.usersPerSecond).toFixed(1)}× | ${us(b.baseline.postgresCpuPerUser)} (in \`clerk_sync_upsert\`: ${us(b.baseline.sqlFunctionPerUser)}) |`,
     '',
+    ...(cpu === null
+      ? []
+      : [
+          `CPU per user of every process involved: the backfill ${f0(cpu.ours)} µs (command ${f0(b.large.cpu.command)}, stand-in ${f0(b.large.cpu.standin)}, Postgres ${us(b.large.cpu.postgres)}); the per-user loop ${f0(cpu.baseline)} µs (the loop ${f0(b.baseline.clientCpuPerUser)}, stand-in ${f0(b.baseline.standinCpuPerUser)}, Postgres ${us(b.baseline.postgresCpuPerUser)}): ${(cpu.baseline / cpu.ours).toFixed(1)}× less work. The loop runs one call at a time, so its rate is set by each commit's latency as much as by its CPU; the backfill's by the CPU of the two cores it shares with the stand-in and Postgres.`,
+          '',
+        ]),
     '',
     `With the stand-in enforcing Clerk's development limit (100 requests / 10 s, so at most ${f0(b.ceilingUsersPerSecond)} users/s), \`clerk-sync backfill --only users\`:`,
     '',

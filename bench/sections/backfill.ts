@@ -103,9 +103,12 @@ export interface BackfillResult {
     ms: number;
     usersPerSecond: number;
     method: string;
-    /** Its Postgres backend's CPU, and the time inside clerk_sync_upsert, per user (µs). */
+    /** Per user (µs): its Postgres backend's CPU, the time inside clerk_sync_upsert, the loop's own CPU
+     * (the bench process: paging, mapping, the calls) and the stand-in's. */
     postgresCpuPerUser: number | null;
     sqlFunctionPerUser: number | null;
+    clientCpuPerUser: number;
+    standinCpuPerUser: number;
   };
   rateLimited: RateLimitedRun;
   rateLimitedFullBudget?: RateLimitedRun;
@@ -299,7 +302,12 @@ async function copyLimit(scratch: Scratch, users: number): Promise<BackfillResul
 }
 
 /** The naive backfill: page through Clerk, then one upsert call (one round trip) per user, in turn. */
-async function baseline(scratch: Scratch, url: string, users: number): Promise<BackfillResult['baseline']> {
+async function baseline(
+  scratch: Scratch,
+  standin: { child: ChildProcess; url: string },
+  users: number,
+): Promise<BackfillResult['baseline']> {
+  const { url } = standin;
   await scratch.db.query('truncate public.users_public, public.users_private, clerk_sync.private_metadata');
   await scratch.db.query('checkpoint');
   const db = pgDatabase(scratch.url, { max: 1, applicationName: 'bench-baseline' });
@@ -314,6 +322,8 @@ async function baseline(scratch: Scratch, url: string, users: number): Promise<B
     const pid = rows[0]?.pid as number;
     const fnBefore = await functionMs(scratch, 'clerk_sync_upsert');
     const cpuBefore = backendCpuMs(pid);
+    const standinBefore = await ask<StandinStats>(standin.child, { cmd: 'stats' });
+    const clientBefore = process.cpuUsage();
     let done = 0;
     const t0 = performance.now();
     for await (const page of api.pages(KINDS.user.list)) {
@@ -327,6 +337,8 @@ async function baseline(scratch: Scratch, url: string, users: number): Promise<B
     }
     const ms = performance.now() - t0;
     const cpuAfter = backendCpuMs(pid);
+    const client = process.cpuUsage(clientBefore);
+    const standinAfter = await ask<StandinStats>(standin.child, { cmd: 'stats' });
     await db.close();
     await sleep(300); // the backend's function counters reach the stats system when it exits
     const fnAfter = await functionMs(scratch, 'clerk_sync_upsert');
@@ -338,6 +350,8 @@ async function baseline(scratch: Scratch, url: string, users: number): Promise<B
       postgresCpuPerUser:
         cpuBefore === null || cpuAfter === null ? null : ((cpuAfter - cpuBefore) * 1000) / done,
       sqlFunctionPerUser: fnAfter === null ? null : ((fnAfter - (fnBefore ?? 0)) * 1000) / done,
+      clientCpuPerUser: (client.user + client.system) / done,
+      standinCpuPerUser: ((standinAfter.cpuMs - standinBefore.cpuMs) * 1000) / done,
     };
   } finally {
     await db.close().catch(() => {});
@@ -425,10 +439,10 @@ export async function backfillSection(scratch: Scratch, o: BackfillOptions): Pro
   try {
     copy = await copyLimit(scratch, o.large.users);
     o.log(`  COPY of the same rows: ${copy.usersPerSecond.toFixed(0)} users/s`);
-    base = await baseline(scratch, standin?.url as string, o.baselineUsers);
+    base = await baseline(scratch, standin as { child: ChildProcess; url: string }, o.baselineUsers);
     const us = (x: number | null) => (x === null ? 'n/a' : `${x.toFixed(0)} µs`);
     o.log(
-      `  baseline (one upsert per user): ${base.usersPerSecond.toFixed(0)} users/s over ${base.users}; Postgres CPU per user ${us(base.postgresCpuPerUser)} (in clerk_sync_upsert ${us(base.sqlFunctionPerUser)})`,
+      `  baseline (one upsert per user): ${base.usersPerSecond.toFixed(0)} users/s over ${base.users}; CPU per user: loop ${us(base.clientCpuPerUser)}, stand-in ${us(base.standinCpuPerUser)}, Postgres ${us(base.postgresCpuPerUser)} (in clerk_sync_upsert ${us(base.sqlFunctionPerUser)})`,
     );
   } finally {
     if (standin) await closeStandin(standin.child);
