@@ -5,7 +5,7 @@
  * the `*.updated` and membership events refer to.
  */
 import type { ClerkMembership, ClerkOrganization, ClerkUser } from '../../src/core/events.ts';
-import type { MirroredEventType } from '../../src/core/kinds.ts';
+import type { KindName, MirroredEventType } from '../../src/core/kinds.ts';
 import { toMembershipRow, toOrganizationRow, toUserRow } from '../../src/core/map.ts';
 import { sampleEvent } from '../../src/core/samples.ts';
 
@@ -23,16 +23,16 @@ export const MIX: readonly (readonly [MirroredEventType, number])[] = [
 export const SEED = { users: 2_000, organizations: 200, memberships: 2_000 } as const;
 
 const pad = (n: number, width: number) => String(n).padStart(width, '0');
-export const seedUserId = (k: number) => `user_seed${pad(k, 23)}`;
-export const seedOrgId = (k: number) => `org_seed${pad(k, 23)}`;
-export const seedMembershipId = (k: number) => `orgmem_seed${pad(k, 23)}`;
+const seedUserId = (k: number) => `user_seed${pad(k, 23)}`;
+const seedOrgId = (k: number) => `org_seed${pad(k, 23)}`;
+const seedMembershipId = (k: number) => `orgmem_seed${pad(k, 23)}`;
 const seedMembershipPair = (k: number) => ({
   userId: seedUserId(k % SEED.users),
   orgId: seedOrgId(k % SEED.organizations),
 });
 
 /** mulberry32: a small deterministic PRNG, so every variant of a phase sees the same stream. */
-export function prng(seed: number): () => number {
+function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -112,7 +112,7 @@ function enrichUser(data: Json, ts: number, i: number): Json {
 }
 
 /** The event `i` of a phase, as Clerk would send it. `ts` orders it after every earlier phase. */
-export function buildEvent(type: MirroredEventType, i: number, tag: string, ts: number, pick: number): Json {
+function buildEvent(type: MirroredEventType, i: number, tag: string, ts: number, pick: number): Json {
   const fresh = (prefix: string) => `${prefix}_${tag}${pad(i, Math.max(1, 27 - tag.length))}`;
   let event: Json;
   switch (type) {
@@ -166,13 +166,38 @@ export function buildEvent(type: MirroredEventType, i: number, tag: string, ts: 
 }
 
 export interface PhaseWorkload {
-  /** Unique per phase and variant: ids and svix-ids are derived from it. */
+  /** Unique per phase and receiver: ids and svix-ids are derived from it. */
   tag: string;
   count: number;
   /** Epoch ms of the phase's first event; event `i` happens at `tsBase + i`. */
   tsBase: number;
   /** Seeds the type and target choices (same seed → same stream). */
   seed: number;
+}
+
+/** What the orchestrator tells the load generator (`procs/loadgen.ts`) to send. */
+export interface PhaseSpec {
+  tag: string;
+  seed: number;
+  /** Epoch ms of the first (warm-up) event; the phase uses `warmup + count` consecutive ms. */
+  tsBase: number;
+  concurrency: number;
+  /** Requests sent first and not timed (JIT, plan caches, pool connections). */
+  warmup: number;
+  /** At most this many timed requests… */
+  count: number;
+  /** …and none started after this long. */
+  durationMs: number;
+  url: string;
+  secret: string;
+}
+
+/** The warm-up and the timed workloads of a phase. */
+export function workloads(spec: PhaseSpec): { warm: PhaseWorkload; timed: PhaseWorkload } {
+  return {
+    warm: { tag: `${spec.tag}w`, count: spec.warmup, tsBase: spec.tsBase, seed: spec.seed },
+    timed: { tag: spec.tag, count: spec.count, tsBase: spec.tsBase + spec.warmup, seed: spec.seed },
+  };
 }
 
 /** The events of a phase, built lazily in order. */
@@ -210,16 +235,11 @@ export function seedEvents(ts: number): { users: Json[]; organizations: Json[]; 
   return { users, organizations, memberships };
 }
 
-export type Mapped =
-  | { kind: 'user'; row: ReturnType<typeof toUserRow> }
-  | { kind: 'organization'; row: ReturnType<typeof toOrganizationRow> }
-  | { kind: 'membership'; row: ReturnType<typeof toMembershipRow> };
-
 /**
- * Maps the upsert events of the workload as the comparison receivers do, trusting the body (no
- * schema check); null for any other type.
+ * Maps an upsert event of the workload as the minimal receiver does, trusting the body (no schema
+ * check): the registry's kind and row, or null for any other type.
  */
-export function mapTrusted(e: { type: string; data: unknown }): Mapped | null {
+export function mapTrusted(e: { type: string; data: unknown }): { kind: KindName; row: unknown } | null {
   if (e.type === 'user.created' || e.type === 'user.updated')
     return { kind: 'user', row: toUserRow(e.data as ClerkUser) };
   if (e.type === 'organization.created' || e.type === 'organization.updated')

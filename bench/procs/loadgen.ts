@@ -11,10 +11,9 @@
 import { connect, type Socket } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { childSpec, type DriveResult, drive, report } from '../lib/drive.ts';
-import { type HttpPhaseSpec, phaseEvents, workloads } from '../lib/phase.ts';
-import type { PhaseWorkload } from '../lib/workload.ts';
+import { type PhaseSpec, type PhaseWorkload, phaseEvents, workloads } from '../lib/workload.ts';
 
-const spec = childSpec<HttpPhaseSpec>();
+const spec = childSpec<PhaseSpec>();
 const target = new URL(spec.url);
 if (target.hostname !== '127.0.0.1' && target.hostname !== 'localhost')
   throw new Error(`loadgen: loopback targets only, not ${target.hostname}`);
@@ -77,17 +76,11 @@ class Connection {
     const head = this.received.toString('latin1', 0, headEnd).toLowerCase();
     const status = Number(head.slice(9, 12));
     const bodyStart = headEnd + 4;
-    let body: Buffer;
     const length = /\r\ncontent-length: *(\d+)/.exec(head);
-    if (length) {
-      const end = bodyStart + Number(length[1]);
-      if (this.received.length < end) return;
-      body = this.received.subarray(bodyStart, end);
-    } else if (head.includes('\r\ntransfer-encoding: chunked')) {
-      const decoded = dechunk(this.received.subarray(bodyStart));
-      if (decoded === null) return;
-      body = decoded;
-    } else throw new Error(`loadgen: a response without a length:\n${head}`);
+    if (!length) throw new Error(`loadgen: a response without content-length:\n${head}`);
+    const end = bodyStart + Number(length[1]);
+    if (this.received.length < end) return;
+    const body = this.received.subarray(bodyStart, end);
     this.received = Buffer.alloc(0);
     let label = String(status);
     if (status === 200) {
@@ -115,21 +108,6 @@ class Connection {
     const resolve = this.pending;
     this.pending = null;
     resolve?.(answer);
-  }
-}
-
-/** A complete chunked body, or null while chunks are still arriving. */
-function dechunk(data: Buffer): Buffer | null {
-  const parts: Buffer[] = [];
-  let at = 0;
-  for (;;) {
-    const lineEnd = data.indexOf('\r\n', at);
-    if (lineEnd < 0) return null;
-    const size = Number.parseInt(data.toString('latin1', at, lineEnd), 16);
-    if (size === 0) return data.length >= lineEnd + 4 ? Buffer.concat(parts) : null;
-    if (data.length < lineEnd + 2 + size + 2) return null;
-    parts.push(data.subarray(lineEnd + 2, lineEnd + 2 + size));
-    at = lineEnd + 2 + size + 2;
   }
 }
 
