@@ -11,7 +11,25 @@
 import { connect, type Socket } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { childSpec, type DriveResult, drive, report } from '../lib/drive.ts';
-import { type PhaseSpec, type PhaseWorkload, phaseEvents, workloads } from '../lib/workload.ts';
+import { phaseEvents } from '../lib/workload.ts';
+
+/** What the orchestrator tells the load generator to send. */
+export interface PhaseSpec {
+  /** Ids and svix-ids derive from it (the warm-up's from `${tag}w`). */
+  tag: string;
+  seed: number;
+  /** Epoch ms of the first (warm-up) event; the phase uses `warmup + count` consecutive ms. */
+  tsBase: number;
+  concurrency: number;
+  /** Requests sent first and not timed (JIT, plan caches, pool connections). */
+  warmup: number;
+  /** At most this many timed requests… */
+  count: number;
+  /** …and none started after this long. */
+  durationMs: number;
+  url: string;
+  secret: string;
+}
 
 const spec = childSpec<PhaseSpec>();
 const target = new URL(spec.url);
@@ -21,11 +39,11 @@ const webhook = new Webhook(spec.secret);
 const TIMEOUT_MS = 15_000;
 const HEAD_END = Buffer.from('\r\n\r\n');
 
-function sign(w: PhaseWorkload): { requests: Buffer[]; bytes: number } {
+function sign(tag: string, count: number, tsBase: number): { requests: Buffer[]; bytes: number } {
   const requests: Buffer[] = [];
   let bytes = 0;
   const at = new Date();
-  for (const { id, event } of phaseEvents(w)) {
+  for (const { id, event } of phaseEvents(tag, count, tsBase, spec.seed)) {
     const body = Buffer.from(JSON.stringify(event));
     bytes += body.length;
     const head =
@@ -119,9 +137,8 @@ async function post(request: Buffer): Promise<Answer> {
   return answer;
 }
 
-const { warm, timed } = workloads(spec);
-const warmSet = sign(warm);
-const timedSet = sign(timed);
+const warmSet = sign(`${spec.tag}w`, spec.warmup, spec.tsBase);
+const timedSet = sign(spec.tag, spec.count, spec.tsBase + spec.warmup);
 const cpu0 = process.cpuUsage();
 let warmResult: DriveResult | null = null;
 if (warmSet.requests.length > 0) warmResult = await drive(warmSet.requests, spec.concurrency, 60_000, post);

@@ -3,24 +3,39 @@
  * bare `node:http`, the same Svix signature check as ours on Node (`createVerifier` with
  * node:crypto's HMAC), the body mapped without validation, one call of the statement
  * `src/store/sql.ts` sends for an event — one transaction per event — over a pool of 10
- * connections like `npm start`, no logging. Prints `listening <port>` when ready.
+ * connections like `npm start`, no logging.
  */
 import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { createVerifier } from '../../src/app/verify.ts';
+import type { ClerkMembership, ClerkOrganization, ClerkUser } from '../../src/core/events.ts';
+import type { KindName } from '../../src/core/kinds.ts';
+import { toMembershipRow, toOrganizationRow, toUserRow } from '../../src/core/map.ts';
 import { nodeHmac } from '../../src/node/hmac.ts';
 import { childSpec } from '../lib/drive.ts';
-import { mapTrusted } from '../lib/workload.ts';
 
 const APPLY_SQL =
   'select public.clerk_sync_apply_event(event_id => $1, event_type => $2, kind => $3, op => $4, data => $5, occurred_at => $6, failure => $7, payload => $8) as value';
 
-const spec = childSpec<{ databaseUrl: string; secret: string }>();
+const spec = childSpec<{ databaseUrl: string; secret: string; port: number }>();
 const pool = new pg.Pool({ connectionString: spec.databaseUrl, max: 10, application_name: 'bench-minimal' });
 // The bench terminates idle sessions to read the server's statistics; the pool reconnects.
 pool.on('error', () => {});
 const verify = createVerifier(spec.secret, nodeHmac);
+
+/**
+ * Maps an upsert event of the workload, trusting the body (no schema
+ * check): the registry's kind and row, or null for any other type.
+ */
+function mapTrusted(e: { type: string; data: unknown }): { kind: KindName; row: unknown } | null {
+  if (e.type === 'user.created' || e.type === 'user.updated')
+    return { kind: 'user', row: toUserRow(e.data as ClerkUser) };
+  if (e.type === 'organization.created' || e.type === 'organization.updated')
+    return { kind: 'organization', row: toOrganizationRow(e.data as ClerkOrganization) };
+  if (e.type === 'organizationMembership.created' || e.type === 'organizationMembership.updated')
+    return { kind: 'membership', row: toMembershipRow(e.data as ClerkMembership) };
+  return null;
+}
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -55,9 +70,7 @@ const server = createServer((req, res) => {
   });
 });
 server.keepAliveTimeout = 65_000;
-server.listen(0, '127.0.0.1', () => {
-  process.stdout.write(`listening ${(server.address() as AddressInfo).port}\n`);
-});
+server.listen(spec.port, '127.0.0.1');
 process.once('SIGTERM', () => {
   server.close(() => void pool.end().finally(() => process.exit(0)));
   server.closeAllConnections();
