@@ -66,8 +66,8 @@ export interface DbCounters {
 
 /**
  * Reads the counters, from the admin database so that the reading adds nothing to them. A backend
- * flushes its statistics at most once a second while busy and, once idle, only after up to 10 s (or
- * later: measured here); when it exits, at once. So every client session of the scratch database is
+ * flushes its statistics at most once a second while busy and, once idle, only 10 s or more later
+ * (over 15 s measured here); when it exits, at once. So every client session of the scratch database is
  * terminated first (the receivers' pools reconnect during the next warm-up).
  */
 export async function counters(scratch: Scratch): Promise<DbCounters> {

@@ -23,10 +23,7 @@ const pool = new pg.Pool({ connectionString: spec.databaseUrl, max: 10, applicat
 pool.on('error', () => {});
 const verify = createVerifier(spec.secret, nodeHmac);
 
-/**
- * Maps an upsert event of the workload, trusting the body (no schema
- * check): the registry's kind and row, or null for any other type.
- */
+/** An upsert event of the workload as the registry's kind and row, the body trusted (no schema check). */
 function mapTrusted(e: { type: string; data: unknown }): { kind: KindName; row: unknown } | null {
   if (e.type === 'user.created' || e.type === 'user.updated')
     return { kind: 'user', row: toUserRow(e.data as ClerkUser) };
