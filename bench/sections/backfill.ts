@@ -432,6 +432,8 @@ async function rateLimited(scratch: Scratch, o: BackfillOptions, rate?: number):
 }
 
 export async function backfillSection(scratch: Scratch, o: BackfillOptions): Promise<BackfillResult> {
+  // Time inside the SQL entry points (pg_stat_user_functions), for the sessions opened from now on.
+  await scratch.db.query(`alter database ${scratch.name} set track_functions = 'pl'`);
   const small = (await usersBackfill(scratch, o.small.users, o)).run;
   const { run: large, standin } = await usersBackfill(scratch, o.large.users, o, true);
   let copy: BackfillResult['copy'];
