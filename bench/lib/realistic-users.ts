@@ -3,7 +3,7 @@
  * (shared/clerk/webhook-examples/user.created.json) filled in the way a live instance fills it —
  * one to three email addresses, up to two phone numbers, OAuth accounts (ExternalAccountWithVerification
  * in Clerk's Backend API spec) linked to their emails, and public, private and unsafe metadata.
- * Deterministic (seeded by the user's index), so runs compare; about 2.4 KB of JSON per user on average.
+ * Deterministic (seeded by the user's index), so runs compare; about 2.5 KB of JSON per user on average.
  */
 
 type Obj = Record<string, unknown> & { id: string; created_at: number; updated_at: number };
