@@ -7,7 +7,7 @@ import { type BackfillOptions, runBackfill } from '../../src/backfill/backfill.t
 import { createClerkApi } from '../../src/clerk/api.ts';
 import { main } from '../../src/cli/main.ts';
 import { userSchema } from '../../src/core/events.ts';
-import { KIND_NAMES } from '../../src/core/kinds.ts';
+import { BACKFILL_KINDS } from '../../src/core/kinds.ts';
 import { silentLogger } from '../../src/core/logger.ts';
 import { toUserRow } from '../../src/core/map.ts';
 import { createStore, type Store } from '../../src/store/port.ts';
@@ -50,7 +50,7 @@ const api = () =>
   createClerkApi({ secretKey: SECRET_KEY, apiUrl: clerk.url, rate: { requests: 10_000, windowMs: 1_000 } });
 const backfill = (o: Partial<BackfillOptions> = {}) =>
   runBackfill(store, api(), {
-    kinds: KIND_NAMES,
+    kinds: BACKFILL_KINDS,
     dryRun: false,
     prune: false,
     force: false,
@@ -239,7 +239,7 @@ describe('backfill into the mirror', () => {
       Number(
         (await t.db.query<{ n: string }>('select count(*) as n from clerk_sync.backfill_passes')).rows[0]?.n,
       ),
-    ).toBe(KIND_NAMES.length);
+    ).toBe(BACKFILL_KINDS.length);
 
     const real = await backfill({ prune: true });
     expect(real[0]).toMatchObject({ inserted: 4, updated: 3, deleted: 5 });
