@@ -254,9 +254,18 @@ export const KINDS = {
     },
     deleted: { schema: subscriptionItemSchema, key: ({ id }) => ({ id: cleanText(id) }) },
     // Free-plan items too, so that the default plan's entitlements are known.
-    list: { path: '/billing/subscription_items', enveloped: true, cursor: false, query: { include_free: 'true' } },
+    list: {
+      path: '/billing/subscription_items',
+      enveloped: true,
+      cursor: false,
+      query: { include_free: 'true' },
+    },
     // Clerk has no GET of one item: look for it in the list.
-    lookup: () => ({ path: '/billing/subscription_items', query: { include_free: 'true', limit: 500 }, inList: true }),
+    lookup: () => ({
+      path: '/billing/subscription_items',
+      query: { include_free: 'true', limit: 500 },
+      inList: true,
+    }),
   }),
   paymentAttempt: kind({
     plural: 'payment_attempts',

@@ -324,7 +324,14 @@ const idOrNull = (text: string | null | undefined): string | null =>
 
 type PayerInput = {
   payer_id?: string | null | undefined;
-  payer?: { id?: string | null | undefined; user_id?: string | null | undefined; organization_id?: string | null | undefined } | null | undefined;
+  payer?:
+    | {
+        id?: string | null | undefined;
+        user_id?: string | null | undefined;
+        organization_id?: string | null | undefined;
+      }
+    | null
+    | undefined;
 };
 
 /** The payer's ids only (never its name, email or image). */

@@ -264,7 +264,14 @@ const payer = ({ now, userId }: Ctx) => ({
   updated_at: now,
 });
 const MONTH_MS = 30 * 86_400_000;
-const plan = { id: 'cplan_sample_pro', slug: 'pro', name: 'Pro', is_recurring: true, amount: 2000, currency: 'USD' };
+const plan = {
+  id: 'cplan_sample_pro',
+  slug: 'pro',
+  name: 'Pro',
+  is_recurring: true,
+  amount: 2000,
+  currency: 'USD',
+};
 
 const subscriptionItem =
   (status: string, trial = false) =>
@@ -316,7 +323,9 @@ const paymentAttempt =
     status,
     charge_type: 'recurring',
     payer: payer(ctx),
-    totals: { grand_total: { amount: 2000, amount_formatted: '$20.00', currency: 'USD', currency_symbol: '$' } },
+    totals: {
+      grand_total: { amount: 2000, amount_formatted: '$20.00', currency: 'USD', currency_symbol: '$' },
+    },
     paid_at: status === 'paid' ? ctx.now : null,
     failed_at: status === 'failed' ? ctx.now : null,
     failed_reason: null,

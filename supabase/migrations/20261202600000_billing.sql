@@ -231,7 +231,7 @@ as $$
         when 'array' then array(select pg_catalog.jsonb_array_elements_text(c.v)) end) x(raw),
       lateral (select pg_catalog.split_part(pg_catalog.btrim(x.raw), ':', 1) as scope,
                       pg_catalog.substr(pg_catalog.btrim(x.raw), pg_catalog.strpos(pg_catalog.btrim(x.raw), ':') + 1) as slug) e
-    where pg_catalog.strpos(x.raw, ':') > 0
+    where pg_catalog.btrim(x.raw) ~ '^[a-z]+:.'
       and case
         when requesting_has_feature.feature ~ '^[uo]:.' then
           e.slug = pg_catalog.substr(requesting_has_feature.feature, 3)

@@ -27,7 +27,8 @@ const PLURALS = BACKFILL_KINDS.map((k) => KINDS[k].plural);
 const COLUMNS = ['fetched', 'inserted', 'updated', 'unchanged', 'stale', 'deleted', 'failed'] as const;
 
 export const backfill: Command = {
-  summary: "copy Clerk's users, organizations (and their members, roles, …) and billing plans into the mirror (resumable)",
+  summary:
+    "copy Clerk's users, organizations (and their members, roles, …) and billing plans into the mirror (resumable)",
   usage: [
     `clerk-sync backfill [--only ${PLURALS.join('|')}] [--dry-run] [--prune [--force]]`,
     '                    [--restart] [--rate N] [--json]',
