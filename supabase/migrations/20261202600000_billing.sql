@@ -710,6 +710,42 @@ begin
 end;
 $$;
 
+-- ============================================================================================
+-- public_metadata: what keys the mirror holds (`clerk-sync metadata`)
+-- ============================================================================================
+
+-- The keys found in the public_metadata of users and organizations, nested ones as dotted paths
+-- (objects only, four levels deep), each with its JSON type, how many rows have it with that type,
+-- and how many rows there are. Service role only (it reads every user's metadata).
+create or replace function public.clerk_sync_metadata_keys()
+returns table (source text, path text, type text, rows bigint, total bigint)
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  with recursive src as (
+    select 'users'::text as source, u.id, u.public_metadata as m from public.users_private u
+    union all
+    select 'organizations', o.id, o.public_metadata from public.organizations o
+  ), walk as (
+    select s.source, s.id, e.key as path, e.value, 1 as depth
+    from src s, jsonb_each(case when jsonb_typeof(s.m) = 'object' then s.m else '{}' end) e
+    union all
+    select w.source, w.id, w.path || '.' || e.key, e.value, w.depth + 1
+    from walk w, jsonb_each(w.value) e
+    where jsonb_typeof(w.value) = 'object' and w.depth < 4
+  ), totals as (
+    select s.source, count(*) as n from src s group by s.source
+  )
+  select w.source, w.path, jsonb_typeof(w.value), count(distinct w.id), t.n
+  from walk w join totals t on t.source = w.source
+  group by w.source, w.path, jsonb_typeof(w.value), t.n
+  order by w.source desc, w.path, count(distinct w.id) desc
+$$;
+revoke execute on function public.clerk_sync_metadata_keys() from public, anon, authenticated;
+grant execute on function public.clerk_sync_metadata_keys() to service_role;
+
 create or replace function public.clerk_sync_schema_version()
 returns text
 language sql
