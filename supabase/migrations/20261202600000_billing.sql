@@ -11,6 +11,9 @@
 --
 -- The users and organizations writers are re-created with their columns listed, so that a column
 -- an app adds to users_private or organizations (`clerk-sync metadata --column`) does not break them.
+-- Writers and removals are PL/pgSQL, whose statement plans are cached per session (see
+-- 20261202500000_plans_cached.sql); the per-kind dispatchers are re-created on that migration's
+-- bodies with the new kinds.
 
 -- ============================================================================================
 -- Tables
@@ -249,9 +252,12 @@ grant execute on function public.requesting_plan(), public.requesting_has_featur
 -- Writes plans, newest version only; a plan read again unchanged keeps its row (and `updated_at`).
 create or replace function clerk_sync.write_plans(p_rows jsonb)
 returns table (id text, inserted boolean)
-language sql
+language plpgsql
 volatile
 as $$
+#variable_conflict use_column
+begin
+  return query
   insert into public.billing_plans as t
   select * from jsonb_populate_recordset(null::public.billing_plans, p_rows)
   on conflict (id) do update
@@ -260,7 +266,8 @@ as $$
       and (t.slug, t.name, t.payer_type, t.is_default, t.features, t.amount, t.currency)
         is distinct from (excluded.slug, excluded.name, excluded.payer_type, excluded.is_default,
                           excluded.features, excluded.amount, excluded.currency)
-  returning t.id, (t.xmax = 0) as inserted
+  returning t.id, (t.xmax = 0) as inserted;
+end;
 $$;
 
 -- Writes subscription items, newest version only. What a version does not say is kept: the
@@ -268,9 +275,12 @@ $$;
 -- read from a subscription or item of the same payer).
 create or replace function clerk_sync.write_subscription_items(p_rows jsonb)
 returns table (id text, inserted boolean)
-language sql
+language plpgsql
 volatile
 as $$
+#variable_conflict use_column
+begin
+  return query
   insert into public.billing_subscription_items as t
   select r.id, r.subscription_id, r.payer_id,
     case when r.user_id is null and r.organization_id is null then k.user_id else r.user_id end,
@@ -297,7 +307,8 @@ as $$
          excluded.period_start, excluded.period_end, excluded.canceled_at, excluded.ended_at, excluded.created_at,
          excluded.updated_at)
     where t.updated_at <= excluded.updated_at
-  returning t.id, (t.xmax = 0) as inserted
+  returning t.id, (t.xmax = 0) as inserted;
+end;
 $$;
 
 -- Writes subscriptions, newest version only, then their items through the same upsert as an item's
@@ -307,6 +318,7 @@ returns table (id text, inserted boolean)
 language plpgsql
 volatile
 as $$
+#variable_conflict use_column
 declare
   v_items jsonb := (select coalesce(jsonb_agg(i), '[]')
                     from jsonb_array_elements(p_rows) r, jsonb_array_elements(coalesce(r -> 'items', '[]')) i);
@@ -314,7 +326,7 @@ begin
   return query
     insert into public.billing_subscriptions as t
     select * from jsonb_populate_recordset(null::public.billing_subscriptions, p_rows)
-    on conflict on constraint billing_subscriptions_pkey do update
+    on conflict (id) do update
       set (id, payer_id, user_id, organization_id, status, active_at, past_due_at, canceled_at, ended_at,
            created_at, updated_at) = row(excluded.*)
       where t.updated_at <= excluded.updated_at
@@ -329,60 +341,84 @@ $$;
 -- Writes payment attempts, newest version only.
 create or replace function clerk_sync.write_payment_attempts(p_rows jsonb)
 returns table (id text, inserted boolean)
-language sql
+language plpgsql
 volatile
 as $$
+#variable_conflict use_column
+begin
+  return query
   insert into public.billing_payment_attempts as t
   select * from jsonb_populate_recordset(null::public.billing_payment_attempts, p_rows)
   on conflict (id) do update
     set (id, payer_id, user_id, organization_id, status, amount, currency, paid_at, failed_at, created_at,
          updated_at) = row(excluded.*)
     where t.updated_at <= excluded.updated_at
-  returning t.id, (t.xmax = 0) as inserted
+  returning t.id, (t.xmax = 0) as inserted;
+end;
 $$;
 
 -- Removes plans (a backfill's prune); returns how many.
 create or replace function clerk_sync.remove_plans(p_ids text[])
 returns bigint
-language sql
+language plpgsql
 volatile
 as $$
+declare
+  v_count bigint;
+begin
   with gone as (delete from public.billing_plans where id = any(p_ids) returning id)
-  select count(*) from gone
+  select count(*) into v_count from gone;
+  return v_count;
+end;
 $$;
 
 -- Removes subscriptions with their items; returns how many subscriptions were removed.
 create or replace function clerk_sync.remove_subscriptions(p_ids text[])
 returns bigint
-language sql
+language plpgsql
 volatile
 as $$
+declare
+  v_count bigint;
+begin
   with gone as (
     delete from public.billing_subscriptions where id = any(p_ids) returning id
   ), items as (
     delete from public.billing_subscription_items where subscription_id = any(p_ids)
   )
-  select count(*) from gone
+  select count(*) into v_count from gone;
+  return v_count;
+end;
 $$;
 
 -- Removes subscription items (a backfill's prune); returns how many.
 create or replace function clerk_sync.remove_subscription_items(p_ids text[])
 returns bigint
-language sql
+language plpgsql
 volatile
 as $$
+declare
+  v_count bigint;
+begin
   with gone as (delete from public.billing_subscription_items where id = any(p_ids) returning id)
-  select count(*) from gone
+  select count(*) into v_count from gone;
+  return v_count;
+end;
 $$;
 
 -- Removes payment attempts; returns how many.
 create or replace function clerk_sync.remove_payment_attempts(p_ids text[])
 returns bigint
-language sql
+language plpgsql
 volatile
 as $$
+declare
+  v_count bigint;
+begin
   with gone as (delete from public.billing_payment_attempts where id = any(p_ids) returning id)
-  select count(*) from gone
+  select count(*) into v_count from gone;
+  return v_count;
+end;
 $$;
 
 -- ============================================================================================
@@ -393,9 +429,12 @@ $$;
 -- users_private (generated ones from public_metadata: `clerk-sync metadata --column`).
 create or replace function clerk_sync.write_users(p_rows jsonb)
 returns table (id text, inserted boolean)
-language sql
+language plpgsql
 volatile
 as $$
+#variable_conflict use_column
+begin
+  return query
   with pub as (
     insert into public.users_public as t (id, username, first_name, last_name, image_url, created_at, updated_at)
     select r.id, r.username, r.first_name, r.last_name, r.image_url, r.created_at, r.updated_at
@@ -420,15 +459,19 @@ as $$
            excluded.created_at, excluded.updated_at, excluded.attrs)
       where t.updated_at <= excluded.updated_at
   )
-  select pub.id, pub.inserted from pub
+  select pub.id, pub.inserted from pub;
+end;
 $$;
 
 -- Writes organizations, newest version only (columns listed, as for users).
 create or replace function clerk_sync.write_organizations(p_rows jsonb)
 returns table (id text, inserted boolean)
-language sql
+language plpgsql
 volatile
 as $$
+#variable_conflict use_column
+begin
+  return query
   insert into public.organizations as t (id, name, slug, image_url, public_metadata, created_by, created_at,
     updated_at, attrs)
   select r.id, r.name, r.slug, r.image_url, r.public_metadata, r.created_by, r.created_at, r.updated_at, r.attrs
@@ -438,16 +481,20 @@ as $$
       = (excluded.id, excluded.name, excluded.slug, excluded.image_url, excluded.public_metadata,
          excluded.created_by, excluded.created_at, excluded.updated_at, excluded.attrs)
     where t.updated_at <= excluded.updated_at
-  returning t.id, (t.xmax = 0) as inserted
+  returning t.id, (t.xmax = 0) as inserted;
+end;
 $$;
 
 -- Removes users with their personal data everywhere: their memberships, the invitations they
 -- accepted, their billing, failed ledger payloads; returns how many users were removed.
 create or replace function clerk_sync.remove_users(p_ids text[])
 returns bigint
-language sql
+language plpgsql
 volatile
 as $$
+declare
+  v_count bigint;
+begin
   with pub as (
     delete from public.users_public where id = any(p_ids) returning id
   ), priv as (
@@ -471,16 +518,21 @@ as $$
     set payload = null, payload_raw = null, error = coalesce(error, '') || ' (payload erased: user deleted)'
     where (payload is not null or payload_raw is not null) and (user_id = any(p_ids) or object_id = any(p_ids))
   )
-  select count(*) from pub
+  select count(*) into v_count from pub;
+  return v_count;
+end;
 $$;
 
 -- Removes organizations with their memberships, invitations, domains and billing; returns how many
 -- organizations were removed.
 create or replace function clerk_sync.remove_organizations(p_ids text[])
 returns bigint
-language sql
+language plpgsql
 volatile
 as $$
+declare
+  v_count bigint;
+begin
   with org as (
     delete from public.organizations where id = any(p_ids) returning id
   ), mem as (
@@ -500,7 +552,9 @@ as $$
     where (kind = 'membership' and id in (select id from mem)) or (kind = 'invitation' and id in (select id from inv))
       or (kind = 'domain' and id in (select id from dom))
   )
-  select count(*) from org
+  select count(*) into v_count from org;
+  return v_count;
+end;
 $$;
 
 -- ============================================================================================
