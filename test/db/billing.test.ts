@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app/app.ts';
-import type { KindName } from '../../src/core/kinds.ts';
+import { type KindName, MIRRORED_EVENT_TYPES } from '../../src/core/kinds.ts';
+import { sampleEvent } from '../../src/core/samples.ts';
 import type {
   PaymentAttemptRow,
   PlanRow,
@@ -180,6 +181,13 @@ describe("Clerk's billing example payloads, end to end", () => {
       expect(stored).not.toContain(secret);
     for (const secret of ['4242', 'pm_1A2B', 'pi_1A2B', 'acct_1A2B', 'john.doe', 'test@example.com'])
       expect(logs.text()).not.toContain(secret);
+  });
+});
+
+describe('every kind, through the per-kind dispatch this migration re-creates', () => {
+  it.each(MIRRORED_EVENT_TYPES.map((type) => [type]))('%s applies', async (type) => {
+    const res = await app.request('/webhooks/clerk', post(signed(sampleEvent(type))));
+    expect(await res.json()).toEqual({ outcome: 'applied' });
   });
 });
 
