@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app/app.ts';
 import { type KindName, MIRRORED_EVENT_TYPES } from '../../src/core/kinds.ts';
-import { sampleEvent } from '../../src/core/samples.ts';
 import type {
   PaymentAttemptRow,
   PlanRow,
   SubscriptionItemRow,
   SubscriptionRow,
 } from '../../src/core/rows.ts';
+import { sampleEvent } from '../../src/core/samples.ts';
 import { createStore } from '../../src/store/port.ts';
 import { sqlRpc } from '../../src/store/sql.ts';
 import { example, exampleFiles } from '../fixtures/clerk-examples.ts';
