@@ -240,8 +240,10 @@ async function goneFromClerk(
   if (lookup === null) throw new TypeError(`goneFromClerk: Clerk has no lookup of ${kind}`);
   const { path, query, inList } = lookup(c);
   try {
-    const body = (await api.get(path, query, signal)) as { data?: { id?: string }[] } | null;
-    return inList === true && !(body?.data ?? []).some((o) => o.id === c.id);
+    const body = (await api.get(path, query, signal)) as Record<string, unknown> | null;
+    if (inList === undefined) return false;
+    const list = body?.[inList === true ? 'data' : inList];
+    return !(Array.isArray(list) ? (list as { id?: unknown }[]) : []).some((o) => o?.id === c.id);
   } catch (error) {
     if (error instanceof ClerkApiError && error.code === 'not_found') return true;
     throw error;

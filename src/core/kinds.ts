@@ -77,8 +77,11 @@ export interface Candidate {
 export interface Lookup {
   path: string;
   query?: Record<string, string | number>;
-  /** The answer is a list (`{ data: [...] }`) that holds the object while it exists. */
-  inList?: boolean;
+  /**
+   * The answer is a list that holds the object while it exists: `{ data: [...] }` (true), or the
+   * array in the named field (a payer's subscription: `subscription_items`).
+   */
+  inList?: true | string;
 }
 
 interface KindSpec<S extends z.ZodType, D extends z.ZodType, R extends { id: string; updated_at: string }> {
@@ -260,12 +263,18 @@ export const KINDS = {
       cursor: false,
       query: { include_free: 'true' },
     },
-    // Clerk has no GET of one item: look for it in the list.
-    lookup: () => ({
-      path: '/billing/subscription_items',
-      query: { include_free: 'true', limit: 500 },
-      inList: true,
-    }),
+    // Clerk has no GET of one item: look for it among its payer's subscription's items (a 404: the
+    // payer has none). An item with no known payer: in the first page of the list.
+    lookup: (c) =>
+      c.user_id !== null || c.organization_id !== null
+        ? {
+            path:
+              c.user_id !== null
+                ? `/users/${encodeURIComponent(c.user_id)}/billing/subscription`
+                : `/organizations/${encodeURIComponent(c.organization_id ?? '')}/billing/subscription`,
+            inList: 'subscription_items',
+          }
+        : { path: '/billing/subscription_items', query: { include_free: 'true', limit: 500 }, inList: true },
   }),
   paymentAttempt: kind({
     plural: 'payment_attempts',

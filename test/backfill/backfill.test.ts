@@ -502,7 +502,7 @@ describe('clerk-sync backfill over supabase-js (SUPABASE_URL + service role key)
       );
       expect(code).toBe(0);
       await expectMirrorEqualsClerk();
-      expect(rest.calls.filter((c) => c === 'clerk_sync_backfill_page')).toHaveLength(3 + 1 + 2 + 4);
+      expect(rest.calls.filter((c) => c === 'clerk_sync_backfill_page')).toHaveLength(3 + 1 + 2 + 6);
     } finally {
       await rest.close();
     }

@@ -424,6 +424,21 @@ export async function startClerkStandin(options: {
       const of = subscriptionItems.filter((i) => free || !(i.plan as { is_default?: boolean }).is_default);
       return send(res, 200, { data: page(of), total_count: of.length });
     }
+    // A payer's subscription, with its items (404 when it has none).
+    const payerOf = /^\/(users|organizations)\/([^/]+)\/billing\/subscription$/.exec(path);
+    if (payerOf) {
+      const id = decodeURIComponent(payerOf[2] as string);
+      const field = payerOf[1] === 'users' ? 'user_id' : 'organization_id';
+      const of = subscriptionItems.filter((i) => (i.payer as Record<string, unknown>)[field] === id);
+      return of.length === 0
+        ? send(res, 404, clerkError('resource_not_found', 'not found'))
+        : send(res, 200, {
+            object: 'commerce_subscription',
+            id: `csub_${id}`,
+            payer_id: of[0]?.payer_id,
+            subscription_items: of,
+          });
+    }
     const listed = lists[path];
     if (listed) return send(res, 200, { data: page(listed), total_count: listed.length });
     const roleId = match(/^\/organization_roles\/([^/]+)$/);
