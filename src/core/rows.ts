@@ -171,6 +171,6 @@ export interface PlanRow {
   features: string[];
   amount: number | null;
   currency: string | null;
-  /** Clerk's plans carry no timestamp: the time the backfill read it (the SQL keeps an unchanged plan's). */
+  /** Clerk's plans carry no timestamp: when the backfill read it (the latest read wins). */
   updated_at: string;
 }

@@ -32,8 +32,8 @@ alter table clerk_sync.backfill_passes drop constraint backfill_passes_kind_chec
   check (kind in ('user', 'organization', 'membership', 'role', 'permission', 'invitation', 'domain',
                   'plan', 'subscription', 'subscriptionItem', 'paymentAttempt'));
 
--- Plans, from GET /billing/plans. Clerk's plans carry no timestamp: `updated_at` is when the
--- mirror last saw the plan change.
+-- Plans, from GET /billing/plans. Clerk's plans carry no timestamp: `updated_at` is when a
+-- backfill last read the plan (the latest read wins).
 create table public.billing_plans (
   id text primary key,
   slug text not null,
@@ -249,7 +249,7 @@ grant execute on function public.requesting_plan(), public.requesting_has_featur
 -- The sync: writers of the new kinds
 -- ============================================================================================
 
--- Writes plans, newest version only; a plan read again unchanged keeps its row (and `updated_at`).
+-- Writes plans, the latest read wins.
 create or replace function clerk_sync.write_plans(p_rows jsonb)
 returns table (id text, inserted boolean)
 language plpgsql
@@ -263,9 +263,6 @@ begin
   on conflict (id) do update
     set (id, slug, name, payer_type, is_default, features, amount, currency, updated_at) = row(excluded.*)
     where t.updated_at <= excluded.updated_at
-      and (t.slug, t.name, t.payer_type, t.is_default, t.features, t.amount, t.currency)
-        is distinct from (excluded.slug, excluded.name, excluded.payer_type, excluded.is_default,
-                          excluded.features, excluded.amount, excluded.currency)
   returning t.id, (t.xmax = 0) as inserted;
 end;
 $$;
@@ -636,7 +633,7 @@ begin
     when 'domain' then
       return query select t.id, t.organization_id, null::text, t.created_at from public.organization_domains t;
     when 'plan' then
-      -- A plan has no creation time: when the mirror last saw it change.
+      -- A plan has no creation time: when a backfill last read it.
       return query select t.id, null::text, null::text, t.updated_at from public.billing_plans t;
     when 'subscription' then
       return query select t.id, t.organization_id, t.user_id, t.created_at from public.billing_subscriptions t;

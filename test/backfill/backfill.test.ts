@@ -169,10 +169,10 @@ describe('backfill into the mirror', () => {
       ),
     ).toEqual([{ org: true, usr: false, plan: 'free_user' }]);
 
-    // A second run: the plans read again unchanged keep their rows.
+    // A second run: the items are unchanged; the plans, without a timestamp, are dated anew.
     const again = await backfill({ kinds: ['plan', 'subscriptionItem'] });
     expect(again.map((s) => [s.kind, s.inserted, s.updated, s.unchanged])).toEqual([
-      ['plan', 0, 0, 2],
+      ['plan', 0, 2, 0],
       ['subscriptionItem', 0, 0, 13],
     ]);
 
@@ -186,7 +186,7 @@ describe('backfill into the mirror', () => {
     items.push(canceled as (typeof items)[number]);
     const pruned = await backfill({ kinds: ['plan', 'subscriptionItem'], prune: true, force: true });
     expect(pruned.map((s) => [s.kind, s.updated, s.deleted])).toEqual([
-      ['plan', 0, 1],
+      ['plan', 1, 1],
       ['subscriptionItem', 1, 1],
     ]);
     expect(await ids('billing_plans')).toEqual(['cplan_free_user']);
@@ -309,6 +309,9 @@ describe('backfill into the mirror', () => {
       ['permission', 3, 0],
       ['invitation', 24, 0],
       ['domain', 24, 0],
+      // Clerk's plans carry no timestamp: each run dates them anew.
+      ['plan', 0, 2],
+      ['subscriptionItem', 13, 0],
     ]);
   });
 
@@ -364,6 +367,8 @@ describe('backfill into the mirror', () => {
       ['permission', 0, 0],
       ['invitation', 0, 0],
       ['domain', 0, 0],
+      ['plan', 0, 0],
+      ['subscriptionItem', 0, 0],
     ]);
     await expectMirrorEqualsClerk();
   });

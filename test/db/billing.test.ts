@@ -478,21 +478,22 @@ describe('has_feature and active_plan', () => {
     ).toEqual([{ a: 'pro', c: 'legacy', f: false }]);
   });
 
-  it('a plan read again unchanged keeps its row; a changed one is updated', async () => {
-    expect(await upsert('plan', [plan('cplan_pro', 'pro', ['exports'])])).toMatchObject({ inserted: 1 });
+  it('a plan: the latest read wins (Clerk sends no timestamp: the backfill dates it)', async () => {
     expect(
-      await upsert('plan', [plan('cplan_pro', 'pro', ['exports'], { updated_at: at(2) })]),
+      await upsert('plan', [plan('cplan_pro', 'pro', ['exports'], { updated_at: at(3) })]),
     ).toMatchObject({
-      updated: 0,
-      unchanged: 1,
+      inserted: 1,
     });
     expect(
-      await upsert('plan', [plan('cplan_pro', 'pro', ['exports', 'sso'], { updated_at: at(3) })]),
+      await upsert('plan', [plan('cplan_pro', 'pro', ['exports', 'sso'], { updated_at: at(2) })]),
     ).toMatchObject({
+      stale: 1,
+    });
+    expect(await upsert('plan', [plan('cplan_pro', 'pro', ['sso'], { updated_at: at(4) })])).toMatchObject({
       updated: 1,
     });
     expect(await rows('select features, updated_at from public.billing_plans')).toEqual([
-      { features: ['exports', 'sso'], updated_at: Date.parse(at(3)) },
+      { features: ['sso'], updated_at: Date.parse(at(4)) },
     ]);
   });
 });
