@@ -1,8 +1,7 @@
 /**
- * @module `npm run bench [-- --quick] [-- --only receiver,layers,rejection,backfill,rls,edge]`: measures the
- * receiver, the backfill and the Worker against their limits and baselines on the Postgres server in
- * BENCH_DATABASE_URL (a scratch database per run, dropped at the end), and writes
- * bench/results/latest.json and latest.md.
+ * @module `npm run bench [-- --quick] [-- --only receiver,backfill,rls,edge]`: measures the figures the
+ * README reports against their baselines and limits on the Postgres server in BENCH_DATABASE_URL (a
+ * scratch database per run, dropped at the end), and writes bench/results/latest.json and latest.md.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -10,25 +9,21 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { killAll, ROOT } from './lib/child.ts';
-import { markdown, type Results, ratios, targets } from './lib/report.ts';
+import { markdown, type Results, targets } from './lib/report.ts';
 import { createScratch, type Scratch } from './lib/scratch.ts';
 import { backfillSection } from './sections/backfill.ts';
 import { edgeSection } from './sections/edge.ts';
-import { layersSection } from './sections/layers.ts';
 import { receiverSection } from './sections/receiver.ts';
-import { rejectionSection } from './sections/rejection.ts';
-import { rlsOrgSection, rlsSection } from './sections/rls.ts';
+import { rlsSection } from './sections/rls.ts';
 
-const SECTIONS = ['receiver', 'layers', 'rejection', 'backfill', 'rls', 'edge'] as const;
+const SECTIONS = ['receiver', 'backfill', 'rls', 'edge'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const SIGNING_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 
 const SIZES = {
   quick: {
-    receiver: { concurrencies: [1, 16, 64], durationMs: 2_000, warmup: 150, prewarm: 3_000, rounds: 1 },
-    layers: { prewarm: 3_000, requests: 10_000, rounds: 1 },
-    rejection: { requests: 5_000 },
+    receiver: { concurrencies: [1, 16], durationMs: 2_000, warmup: 150, prewarm: 3_000, rounds: 1 },
     backfill: {
       small: { users: 2_000, organizations: 40, membersPerOrg: 10 },
       large: { users: 10_000, organizations: 200, membersPerOrg: 10 },
@@ -40,9 +35,7 @@ const SIZES = {
     edge: { events: 100, runs: 3 },
   },
   full: {
-    receiver: { concurrencies: [1, 16, 64], durationMs: 5_000, warmup: 500, prewarm: 10_000, rounds: 3 },
-    layers: { prewarm: 10_000, requests: 30_000, rounds: 3 },
-    rejection: { requests: 20_000 },
+    receiver: { concurrencies: [1, 16], durationMs: 5_000, warmup: 500, prewarm: 10_000, rounds: 3 },
     backfill: {
       small: { users: 10_000, organizations: 200, membersPerOrg: 10 },
       large: { users: 100_000, organizations: 2_000, membersPerOrg: 10 },
@@ -116,13 +109,8 @@ try {
       loadAverage: [loadavg()[0] ?? 0, 0],
     },
   };
-  if (only.has('rejection')) {
-    log('bad-signature rejections through createApp');
-    partial.rejection = await rejectionSection({ secret: SIGNING_SECRET, ...sizes.rejection });
-    for (const c of partial.rejection.cases) log(`  ${c.case}: ${c.cpuMsPerRequest.toFixed(4)} ms CPU`);
-  }
   if (only.has('receiver')) {
-    log('webhook receiver: limit, ours (npm start), minimal, naive');
+    log('webhook receiver: ours (npm start) and the minimal receiver');
     partial.receiver = await receiverSection(scratch, {
       ...sizes.receiver,
       concurrencies: [...sizes.receiver.concurrencies],
@@ -130,11 +118,6 @@ try {
       logDir,
       log,
     });
-    partial.ratios = ratios(partial.receiver);
-  }
-  if (only.has('layers')) {
-    log('where the receiver CPU goes: its layers served with a database stand-in');
-    partial.layers = await layersSection({ ...sizes.layers, secret: SIGNING_SECRET, logDir, log });
   }
   if (only.has('backfill')) {
     log('backfill');
@@ -143,7 +126,6 @@ try {
   if (only.has('rls')) {
     log('RLS');
     partial.rls = await rlsSection(scratch, { ...sizes.rls, log });
-    partial.rlsOrg = await rlsOrgSection(scratch, { ...sizes.rls, log });
   }
   if (only.has('edge')) {
     log('the Worker in workerd: bundle size and CPU per event');

@@ -5,10 +5,7 @@
 
 export interface Latency {
   p50: number;
-  p90: number;
   p99: number;
-  max: number;
-  mean: number;
 }
 
 export interface DriveResult {
@@ -32,15 +29,7 @@ export function latency(values: Float64Array): Latency {
     values.length === 0
       ? 0
       : (values[Math.min(values.length - 1, Math.ceil(q * values.length) - 1)] as number);
-  let sum = 0;
-  for (const v of values) sum += v;
-  return {
-    p50: at(0.5),
-    p90: at(0.9),
-    p99: at(0.99),
-    max: values.length === 0 ? 0 : (values[values.length - 1] as number),
-    mean: values.length === 0 ? 0 : sum / values.length,
-  };
+  return { p50: at(0.5), p99: at(0.99) };
 }
 
 /**

@@ -28,14 +28,10 @@ export async function admin<T = Record<string, unknown>>(sql: string, params: un
   }
 }
 
-/**
- * Creates and migrates `clerk_bench_<pid>_<random>`; function call counts are tracked in it
- * (`track_functions = pl`) so the bench can count calls of the SQL entry point server-side.
- */
+/** Creates and migrates `clerk_bench_<pid>_<random>`. */
 export async function createScratch(): Promise<Scratch> {
   const name = `clerk_bench_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
   await admin(`create database ${name}`);
-  await admin(`alter database ${name} set track_functions = 'pl'`);
   const url = new URL(ADMIN_URL);
   url.pathname = `/${name}`;
   const db = pgDatabase(url.toString(), { max: 4, statementTimeoutMs: 600_000, applicationName: 'bench' });
@@ -56,66 +52,53 @@ export async function createScratch(): Promise<Scratch> {
 }
 
 /**
- * The server's counters for the scratch database: transactions (commits + rollbacks), sessions
- * opened (each costs one transaction at connection start), calls of the webhook entry point; and
- * how many client sessions are busy in other databases (a noise indicator).
+ * The server's counters for the scratch database (pg_stat_database): transactions (commits +
+ * rollbacks), sessions opened (each costs one transaction at connection start) and the time its
+ * client sessions spent executing statements (active_time, ms); and how many client sessions are
+ * busy in other databases (a noise indicator).
  */
 export interface DbCounters {
   xacts: number;
   sessions: number;
-  applyCalls: number;
+  activeMs: number;
   othersActive: number;
 }
 
 /**
- * Reads the counters after making every other client session of the scratch database report its
- * own: a backend flushes its statistics when it exits, but when idle only every ~10 s, so the
- * sessions are terminated (poolers reconnect). Done on a connection of its own, which adds one
- * session and two transactions (the terminate and the read) to the next reading.
+ * Reads the counters, from the admin database so that the reading adds nothing to them. A backend
+ * flushes its statistics at most once a second while busy and, once idle, only 10 s or more later
+ * (over 15 s measured here); when it exits, at once. So every client session of the scratch database is
+ * terminated first (the receivers' pools reconnect during the next warm-up).
  */
 export async function counters(scratch: Scratch): Promise<DbCounters> {
-  const client = new pg.Client({ connectionString: scratch.url, application_name: 'bench-counters' });
-  await client.connect();
-  try {
-    await client.query(
-      `select count(pg_terminate_backend(pid, 10000)) from pg_stat_activity
-        where datname = current_database() and pid <> pg_backend_pid() and backend_type = 'client backend'`,
-    );
-    const { rows } = await client.query<{
-      xacts: string;
-      sessions: string;
-      calls: string | null;
-      others: string;
-    }>(
-      `select d.xact_commit + d.xact_rollback as xacts, d.sessions,
-              (select sum(calls) from pg_stat_user_functions
-                where schemaname = 'public' and funcname = 'clerk_sync_apply_event') as calls,
-              (select count(*) from pg_stat_activity
-                where state = 'active' and backend_type = 'client backend'
-                  and datname is distinct from current_database()) as others
-         from pg_stat_database d where d.datname = current_database()`,
-    );
-    return {
-      xacts: Number(rows[0]?.xacts ?? 0),
-      sessions: Number(rows[0]?.sessions ?? 0),
-      applyCalls: Number(rows[0]?.calls ?? 0),
-      othersActive: Number(rows[0]?.others ?? 0),
-    };
-  } finally {
-    await client.end();
-  }
+  await admin(
+    `select count(pg_terminate_backend(pid, 10000)) from pg_stat_activity
+      where datname = $1 and backend_type = 'client backend'`,
+    [scratch.name],
+  );
+  const [row] = await admin<{ xacts: string; sessions: string; active: number; others: string }>(
+    `select d.xact_commit + d.xact_rollback as xacts, d.sessions, d.active_time as active,
+            (select count(*) from pg_stat_activity
+              where state = 'active' and backend_type = 'client backend' and pid <> pg_backend_pid()
+                and datname is distinct from $1) as others
+       from pg_stat_database d where d.datname = $1`,
+    [scratch.name],
+  );
+  return {
+    xacts: Number(row?.xacts ?? 0),
+    sessions: Number(row?.sessions ?? 0),
+    activeMs: Number(row?.active ?? 0),
+    othersActive: Number(row?.others ?? 0),
+  };
 }
 
-/** Transactions per event between two readings, net of connection start-ups and the readings. */
+/** Per event between two readings: transactions net of connection start-ups, and database time. */
 export function perEvent(before: DbCounters, after: DbCounters, events: number) {
   const sessionsOpened = after.sessions - before.sessions;
-  const transactions = after.xacts - before.xacts - 2;
   return {
-    events,
-    transactions,
-    sessionsOpened,
-    roundTripsPerEvent: (transactions - sessionsOpened) / events,
-    entryPointCallsPerEvent: (after.applyCalls - before.applyCalls) / events,
+    transactionsPerEvent: (after.xacts - before.xacts - sessionsOpened) / events,
+    dbMsPerEvent: (after.activeMs - before.activeMs) / events,
+    otherActiveSessions: Math.max(before.othersActive, after.othersActive),
   };
 }
 

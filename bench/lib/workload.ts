@@ -1,12 +1,11 @@
 /**
  * @module The webhook workload: a realistic mix of Clerk user, organization and membership events
  * (~3 KB on average, built on `sampleEvent` with the fields real deliveries carry: an OAuth account,
- * metadata, sign-in times), with unique ids per phase, plus a seeded pool of existing objects that
- * the `*.updated` and membership events refer to.
+ * metadata, sign-in times) with unique ids per phase. An `*.updated` event, and a new membership,
+ * refers to an object created earlier in the same stream, far enough back (`LAG` events) to have
+ * been applied at any concurrency the bench uses.
  */
-import type { ClerkMembership, ClerkOrganization, ClerkUser } from '../../src/core/events.ts';
 import type { MirroredEventType } from '../../src/core/kinds.ts';
-import { toMembershipRow, toOrganizationRow, toUserRow } from '../../src/core/map.ts';
 import { sampleEvent } from '../../src/core/samples.ts';
 
 /** Share of each event type in the stream, in percent. */
@@ -18,21 +17,13 @@ export const MIX: readonly (readonly [MirroredEventType, number])[] = [
   ['organizationMembership.created', 25],
   ['organizationMembership.updated', 5],
 ];
-
-/** Objects that exist before the load starts (updates and memberships point at them). */
-export const SEED = { users: 2_000, organizations: 200, memberships: 2_000 } as const;
+/** An update refers to an object created at least this many events earlier (above any concurrency). */
+const LAG = 64;
 
 const pad = (n: number, width: number) => String(n).padStart(width, '0');
-export const seedUserId = (k: number) => `user_seed${pad(k, 23)}`;
-export const seedOrgId = (k: number) => `org_seed${pad(k, 23)}`;
-export const seedMembershipId = (k: number) => `orgmem_seed${pad(k, 23)}`;
-const seedMembershipPair = (k: number) => ({
-  userId: seedUserId(k % SEED.users),
-  orgId: seedOrgId(k % SEED.organizations),
-});
 
-/** mulberry32: a small deterministic PRNG, so every variant of a phase sees the same stream. */
-export function prng(seed: number): () => number {
+/** mulberry32: a small deterministic PRNG, so both receivers see the same stream. */
+function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -51,24 +42,23 @@ const UA =
 
 type Json = Record<string, unknown>;
 
+/** A user as real deliveries carry one: a second (work) address, an OAuth account, metadata, times. */
 function enrichUser(data: Json, ts: number, i: number): Json {
-  const emails = data.email_addresses as Json[];
-  const primary = emails[0] as Json;
-  const email = primary.email_address as string;
+  const [primary] = data.email_addresses as Json[];
+  const google = `idn_g${pad(i, 26)}`;
+  const name = { first_name: `Ada${i % 997}`, last_name: `Lovelace${i % 991}` };
   return {
     ...data,
-    // A second, verified address (work email), as many accounts have.
+    ...name,
     email_addresses: [
-      ...emails,
+      primary,
       {
         ...primary,
         id: `idn_w${pad(i, 26)}`,
         email_address: `ada.lovelace${i}@work.example.com`,
-        linked_to: [{ type: 'oauth_google', id: `idn_g${pad(i, 26)}` }],
+        linked_to: [{ type: 'oauth_google', id: google }],
       },
     ],
-    first_name: `Ada${i % 997}`,
-    last_name: `Lovelace${i % 991}`,
     username: null,
     public_metadata: {
       plan: i % 3 === 0 ? 'pro' : 'free',
@@ -83,81 +73,98 @@ function enrichUser(data: Json, ts: number, i: number): Json {
     last_active_at: ts,
     external_accounts: [
       {
+        ...name,
         object: 'google_account',
-        id: `idn_g${pad(i, 26)}`,
+        id: google,
         provider: 'oauth_google',
-        identification_id: `idn_g${pad(i, 26)}`,
+        identification_id: google,
         provider_user_id: `1${pad(i, 20)}`,
         approved_scopes:
           'email https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/userinfo.profile openid profile',
-        email_address: email,
-        first_name: `Ada${i % 997}`,
-        last_name: `Lovelace${i % 991}`,
+        email_address: primary?.email_address,
         avatar_url: `https://lh3.googleusercontent.com/a/ACg8ocK${pad(i, 12)}xYz=s1000-c`,
         image_url: `https://img.clerk.com/eyJ0eXBlIjoicHJveHkiLCJzcmMiOiJodHRwczovL2xoMy5nb29nbGV1c2VyY29udGVudC5jb20vYS9${pad(i, 12)}`,
         username: null,
         public_metadata: {},
         label: null,
+        created_at: ts,
+        updated_at: ts,
         verification: {
           status: 'verified',
           strategy: 'oauth_google',
           attempts: null,
           expire_at: ts + 600_000,
         },
-        created_at: ts,
-        updated_at: ts,
       },
     ],
   };
 }
 
+/** Objects created so far in a stream, with the index of the event that created each. */
+interface Created {
+  users: { at: number; id: string }[];
+  organizations: { at: number; id: string }[];
+  memberships: { at: number; id: string; userId: string; orgId: string }[];
+}
+
+/** An object created at least LAG events before event `i`, or undefined if there is none yet. */
+function earlier<T extends { at: number }>(list: T[], i: number, pick: number): T | undefined {
+  let n = list.length;
+  while (n > 0 && (list[n - 1] as T).at > i - LAG) n--;
+  return n === 0 ? undefined : list[pick % n];
+}
+
 /** The event `i` of a phase, as Clerk would send it. `ts` orders it after every earlier phase. */
-export function buildEvent(type: MirroredEventType, i: number, tag: string, ts: number, pick: number): Json {
+function buildEvent(
+  wanted: MirroredEventType,
+  i: number,
+  tag: string,
+  ts: number,
+  pick: number,
+  made: Created,
+): Json {
   const fresh = (prefix: string) => `${prefix}_${tag}${pad(i, Math.max(1, 27 - tag.length))}`;
+  const [oldUser, oldOrg] = [earlier(made.users, i, pick), earlier(made.organizations, i, pick >>> 8)];
+  const membership = earlier(made.memberships, i, pick);
+  const user = oldUser?.id ?? fresh('user');
+  const org = oldOrg?.id ?? fresh('org');
+  // Until there is something to update, an update is a creation.
+  const type: MirroredEventType =
+    wanted === 'user.updated' && !oldUser
+      ? 'user.created'
+      : wanted === 'organization.updated' && !oldOrg
+        ? 'organization.created'
+        : wanted === 'organizationMembership.updated' && !membership
+          ? 'organizationMembership.created'
+          : wanted;
   let event: Json;
-  switch (type) {
-    case 'user.created':
-    case 'user.updated': {
-      const id = type === 'user.created' ? fresh('user') : seedUserId(pick % SEED.users);
-      const e = sampleEvent(type, { id, now: ts }) as unknown as Json;
-      event = { ...e, data: enrichUser(e.data as Json, ts, i) };
-      break;
-    }
-    case 'organization.created':
-    case 'organization.updated': {
-      const id = type === 'organization.created' ? fresh('org') : seedOrgId(pick % SEED.organizations);
-      const e = sampleEvent(type, { id, now: ts, userId: seedUserId(pick % SEED.users) }) as unknown as Json;
-      event = {
-        ...e,
-        data: {
-          ...(e.data as Json),
-          name: `Acme ${i}`,
-          public_metadata: {
-            tier: 'business',
-            region: 'eu-west-1',
-            seats: 25,
-            features: ['sso', 'audit-log'],
-          },
-          private_metadata: { billingId: `sub_${pad(i, 14)}`, stripeCustomerId: `cus_${pad(i, 14)}` },
-        },
-      };
-      break;
-    }
-    default: {
-      const pair =
-        type === 'organizationMembership.updated'
-          ? seedMembershipPair(pick % SEED.memberships)
-          : { userId: seedUserId(pick % SEED.users), orgId: seedOrgId((pick >>> 8) % SEED.organizations) };
-      const id =
-        type === 'organizationMembership.updated'
-          ? seedMembershipId(pick % SEED.memberships)
-          : fresh('orgmem');
-      const e = sampleEvent(type, { id, now: ts, ...pair }) as unknown as Json;
-      event = {
-        ...e,
-        data: { ...(e.data as Json), public_metadata: { team: `team-${pick % 17}`, title: 'Engineer' } },
-      };
-    }
+  if (type === 'user.created' || type === 'user.updated') {
+    const id = type === 'user.created' ? fresh('user') : user;
+    if (type === 'user.created') made.users.push({ at: i, id });
+    const e = sampleEvent(type, { id, now: ts }) as unknown as Json;
+    event = { ...e, data: enrichUser(e.data as Json, ts, i) };
+  } else if (type === 'organization.created' || type === 'organization.updated') {
+    const id = type === 'organization.created' ? fresh('org') : org;
+    if (type === 'organization.created') made.organizations.push({ at: i, id });
+    const e = sampleEvent(type, { id, now: ts, userId: user }) as unknown as Json;
+    const data = {
+      ...(e.data as Json),
+      name: `Acme ${i}`,
+      public_metadata: { tier: 'business', region: 'eu-west-1', seats: 25, features: ['sso', 'audit-log'] },
+      private_metadata: { billingId: `sub_${pad(i, 14)}`, stripeCustomerId: `cus_${pad(i, 14)}` },
+    };
+    event = { ...e, data };
+  } else {
+    const m =
+      type === 'organizationMembership.updated' && membership
+        ? membership
+        : { at: i, id: fresh('orgmem'), userId: user, orgId: org };
+    if (m.at === i) made.memberships.push(m);
+    const e = sampleEvent(type, { id: m.id, now: ts, userId: m.userId, orgId: m.orgId }) as unknown as Json;
+    event = {
+      ...e,
+      data: { ...(e.data as Json), public_metadata: { team: `team-${pick % 17}`, title: 'Engineer' } },
+    };
   }
   return {
     ...event,
@@ -165,66 +172,24 @@ export function buildEvent(type: MirroredEventType, i: number, tag: string, ts: 
   };
 }
 
-export interface PhaseWorkload {
-  /** Unique per phase and variant: ids and svix-ids are derived from it. */
-  tag: string;
-  count: number;
-  /** Epoch ms of the phase's first event; event `i` happens at `tsBase + i`. */
-  tsBase: number;
-  /** Seeds the type and target choices (same seed → same stream). */
-  seed: number;
-}
-
-/** The events of a phase, built lazily in order. */
-export function* phaseEvents(w: PhaseWorkload): Generator<{ id: string; event: Json }> {
-  const rand = prng(w.seed ^ hash(w.tag));
+/**
+ * The `count` events of a phase, built lazily in order: ids and svix-ids derive from `tag`, event `i`
+ * happens at `tsBase + i` ms, and `seed` makes the same stream for the same tag.
+ */
+export function* phaseEvents(
+  tag: string,
+  count: number,
+  tsBase: number,
+  seed: number,
+): Generator<{ id: string; event: Json }> {
+  const rand = prng(seed ^ hash(tag));
   const table: MirroredEventType[] = MIX.flatMap(([type, weight]) =>
     Array<MirroredEventType>(weight).fill(type),
   );
-  for (let i = 0; i < w.count; i++) {
+  const made: Created = { users: [], organizations: [], memberships: [] };
+  for (let i = 0; i < count; i++) {
     const type = table[Math.floor(rand() * table.length)] as MirroredEventType;
     const pick = Math.floor(rand() * 2 ** 31);
-    yield { id: `msg_${w.tag}_${pad(i, 7)}`, event: buildEvent(type, i, w.tag, w.tsBase + i, pick) };
+    yield { id: `msg_${tag}_${pad(i, 7)}`, event: buildEvent(type, i, tag, tsBase + i, pick, made) };
   }
-}
-
-/** The seed pool as webhook-shaped events (mapped to rows by the caller). */
-export function seedEvents(ts: number): { users: Json[]; organizations: Json[]; memberships: Json[] } {
-  const users = Array.from({ length: SEED.users }, (_, k) => {
-    const e = sampleEvent('user.created', { id: seedUserId(k), now: ts }) as unknown as Json;
-    return { ...e, data: enrichUser(e.data as Json, ts, k) };
-  });
-  const organizations = Array.from(
-    { length: SEED.organizations },
-    (_, k) => sampleEvent('organization.created', { id: seedOrgId(k), now: ts }) as unknown as Json,
-  );
-  const memberships = Array.from(
-    { length: SEED.memberships },
-    (_, k) =>
-      sampleEvent('organizationMembership.created', {
-        id: seedMembershipId(k),
-        now: ts,
-        ...seedMembershipPair(k),
-      }) as unknown as Json,
-  );
-  return { users, organizations, memberships };
-}
-
-export type Mapped =
-  | { kind: 'user'; row: ReturnType<typeof toUserRow> }
-  | { kind: 'organization'; row: ReturnType<typeof toOrganizationRow> }
-  | { kind: 'membership'; row: ReturnType<typeof toMembershipRow> };
-
-/**
- * Maps the upsert events of the workload as the comparison receivers do, trusting the body (no
- * schema check); null for any other type.
- */
-export function mapTrusted(e: { type: string; data: unknown }): Mapped | null {
-  if (e.type === 'user.created' || e.type === 'user.updated')
-    return { kind: 'user', row: toUserRow(e.data as ClerkUser) };
-  if (e.type === 'organization.created' || e.type === 'organization.updated')
-    return { kind: 'organization', row: toOrganizationRow(e.data as ClerkOrganization) };
-  if (e.type === 'organizationMembership.created' || e.type === 'organizationMembership.updated')
-    return { kind: 'membership', row: toMembershipRow(e.data as ClerkMembership) };
-  return null;
 }

@@ -11,10 +11,27 @@
 import { connect, type Socket } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { childSpec, type DriveResult, drive, report } from '../lib/drive.ts';
-import { type HttpPhaseSpec, phaseEvents, workloads } from '../lib/phase.ts';
-import type { PhaseWorkload } from '../lib/workload.ts';
+import { phaseEvents } from '../lib/workload.ts';
 
-const spec = childSpec<HttpPhaseSpec>();
+/** What the orchestrator tells the load generator to send. */
+export interface PhaseSpec {
+  /** Ids and svix-ids derive from it (the warm-up's from `${tag}w`). */
+  tag: string;
+  seed: number;
+  /** Epoch ms of the first (warm-up) event; the phase uses `warmup + count` consecutive ms. */
+  tsBase: number;
+  concurrency: number;
+  /** Requests sent first and not timed (JIT, plan caches, pool connections). */
+  warmup: number;
+  /** At most this many timed requests… */
+  count: number;
+  /** …and none started after this long. */
+  durationMs: number;
+  url: string;
+  secret: string;
+}
+
+const spec = childSpec<PhaseSpec>();
 const target = new URL(spec.url);
 if (target.hostname !== '127.0.0.1' && target.hostname !== 'localhost')
   throw new Error(`loadgen: loopback targets only, not ${target.hostname}`);
@@ -22,11 +39,11 @@ const webhook = new Webhook(spec.secret);
 const TIMEOUT_MS = 15_000;
 const HEAD_END = Buffer.from('\r\n\r\n');
 
-function sign(w: PhaseWorkload): { requests: Buffer[]; bytes: number } {
+function sign(tag: string, count: number, tsBase: number): { requests: Buffer[]; bytes: number } {
   const requests: Buffer[] = [];
   let bytes = 0;
   const at = new Date();
-  for (const { id, event } of phaseEvents(w)) {
+  for (const { id, event } of phaseEvents(tag, count, tsBase, spec.seed)) {
     const body = Buffer.from(JSON.stringify(event));
     bytes += body.length;
     const head =
@@ -77,17 +94,11 @@ class Connection {
     const head = this.received.toString('latin1', 0, headEnd).toLowerCase();
     const status = Number(head.slice(9, 12));
     const bodyStart = headEnd + 4;
-    let body: Buffer;
     const length = /\r\ncontent-length: *(\d+)/.exec(head);
-    if (length) {
-      const end = bodyStart + Number(length[1]);
-      if (this.received.length < end) return;
-      body = this.received.subarray(bodyStart, end);
-    } else if (head.includes('\r\ntransfer-encoding: chunked')) {
-      const decoded = dechunk(this.received.subarray(bodyStart));
-      if (decoded === null) return;
-      body = decoded;
-    } else throw new Error(`loadgen: a response without a length:\n${head}`);
+    if (!length) throw new Error(`loadgen: a response without content-length:\n${head}`);
+    const end = bodyStart + Number(length[1]);
+    if (this.received.length < end) return;
+    const body = this.received.subarray(bodyStart, end);
     this.received = Buffer.alloc(0);
     let label = String(status);
     if (status === 200) {
@@ -118,21 +129,6 @@ class Connection {
   }
 }
 
-/** A complete chunked body, or null while chunks are still arriving. */
-function dechunk(data: Buffer): Buffer | null {
-  const parts: Buffer[] = [];
-  let at = 0;
-  for (;;) {
-    const lineEnd = data.indexOf('\r\n', at);
-    if (lineEnd < 0) return null;
-    const size = Number.parseInt(data.toString('latin1', at, lineEnd), 16);
-    if (size === 0) return data.length >= lineEnd + 4 ? Buffer.concat(parts) : null;
-    if (data.length < lineEnd + 2 + size + 2) return null;
-    parts.push(data.subarray(lineEnd + 2, lineEnd + 2 + size));
-    at = lineEnd + 2 + size + 2;
-  }
-}
-
 const idle = Array.from({ length: spec.concurrency }, () => new Connection());
 async function post(request: Buffer): Promise<Answer> {
   const connection = idle.pop() as Connection;
@@ -141,9 +137,8 @@ async function post(request: Buffer): Promise<Answer> {
   return answer;
 }
 
-const { warm, timed } = workloads(spec);
-const warmSet = sign(warm);
-const timedSet = sign(timed);
+const warmSet = sign(`${spec.tag}w`, spec.warmup, spec.tsBase);
+const timedSet = sign(spec.tag, spec.count, spec.tsBase + spec.warmup);
 const cpu0 = process.cpuUsage();
 let warmResult: DriveResult | null = null;
 if (warmSet.requests.length > 0) warmResult = await drive(warmSet.requests, spec.concurrency, 60_000, post);

@@ -1,28 +1,32 @@
 /**
- * @module Webhook receiver section: at each concurrency, the limit (direct SQL), ours (`npm start`),
- * the minimal receiver and the naive baseline, back to back on the same database, each followed by
- * the server-side count of transactions and entry-point calls per event.
+ * @module Webhook receiver section: ours (`npm start`, exactly as deployed) and the minimal receiver
+ * (`procs/receiver.ts`: the same SQL, one transaction per event) on the same scratch database, at
+ * each concurrency, interleaved; each phase followed by the server-side count of transactions and
+ * database time per event. Then both refusing deliveries signed with another secret.
  */
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import { interpret } from '../../src/core/dispatch.ts';
-import type { KindName } from '../../src/core/kinds.ts';
 import { freePort, groupCpuMs, runJson, sleep, startServer, terminate } from '../lib/child.ts';
 import type { DriveResult } from '../lib/drive.ts';
-import { type HttpPhaseSpec, OTHER_SECRET, type PhaseSpec, type SqlPhaseSpec } from '../lib/phase.ts';
 import { counters, perEvent, type Scratch } from '../lib/scratch.ts';
-import { MIX, SEED, seedEvents } from '../lib/workload.ts';
+import { MIX } from '../lib/workload.ts';
+import type { PhaseSpec } from '../procs/loadgen.ts';
 
-export const VARIANTS = ['limit', 'ours', 'minimal', 'naive'] as const;
-export type Variant = (typeof VARIANTS)[number];
+export const RECEIVERS = ['ours', 'minimal'] as const;
+export type Receiver = (typeof RECEIVERS)[number];
+
+/** A well-formed `whsec_` secret that is not the receivers': deliveries signed with it are refused. */
+const OTHER_SECRET = 'whsec_dGhpcyBpcyBhbm90aGVyIHNlY3JldCEh';
+/** Lets the processes of the last phase settle before the counters are read. */
+const QUIET_MS = 300;
 
 export interface ReceiverOptions {
   concurrencies: number[];
   durationMs: number;
-  /** Untimed deliveries each HTTP receiver gets before the first timed phase. */
+  /** Untimed deliveries (and then refusals) each receiver gets at c=16 before the first timed phase. */
   prewarm: number;
-  /** Each concurrency runs every variant this many times, interleaved; the median round is reported. */
+  /** Each concurrency runs both receivers this many times, interleaved; the median round is reported. */
   rounds: number;
   warmup: number;
   secret: string;
@@ -31,345 +35,182 @@ export interface ReceiverOptions {
   log: (line: string) => void;
 }
 
-export interface PhaseResult extends DriveResult {
-  variant: Variant;
-  round: number;
+type LoadResult = DriveResult & {
   warmup: number;
-  meanBodyBytes?: number;
-  /** Server-side, over warm-up + timed requests. */
-  db: {
-    events: number;
-    transactions: number;
-    sessionsOpened: number;
-    /** (transactions − sessions opened − the bench's own read) / events. */
-    roundTripsPerEvent: number;
-    /** Calls of public.clerk_sync_apply_event per event (pg_stat_user_functions). */
-    entryPointCallsPerEvent: number;
-    otherActiveSessions: number;
-  };
-  /**
-   * CPU (user + system) per event over warm-up + timed requests: of the receiver's processes for the
-   * receivers, of the calling process for the limit; and of the load generator.
-   */
+  warmupFailed: number;
+  meanBodyBytes: number;
+  cpuMs: number;
+};
+
+export interface PhaseResult extends LoadResult {
+  receiver: Receiver;
+  round: number;
+  /** Server-side (pg_stat_database), over warm-up + timed requests. */
+  db: ReturnType<typeof perEvent>;
+  /** CPU (user + system) of the receiver's processes and of the load generator, per event. */
   cpuMsPerEvent: number;
-  loadgenCpuMsPerEvent?: number;
+  loadgenCpuMsPerEvent: number;
 }
 
-/** Bad-signature deliveries served over HTTP: the refusal as a served request costs it. */
+/** Deliveries signed with another secret, at c=16: CPU and transactions per refusal. */
 export interface RefusedResult {
-  variant: 'ours' | 'minimal';
-  concurrency: number;
-  /** Refusals sent first, neither timed nor counted. */
-  warmup: number;
-  /** Refusals measured. */
+  receiver: Receiver;
   requests: number;
-  perSecond: number;
-  latencyMs: DriveResult['latencyMs'];
-  outcomes: Record<string, number>;
-  /** CPU of the receiver's processes per measured refusal. */
   cpuMsPerRequest: number;
-  /** Transactions of the scratch database per refused request: none should reach it. */
   transactionsPerRequest: number;
 }
 
 export interface ReceiverResult {
   mix: typeof MIX;
-  seed: typeof SEED;
   meanBodyBytes: number;
-  poolSize: number;
-  logLevel: string;
   durationMs: number;
   rounds: number;
-  /** Per concurrency and variant, the median round. */
+  /** Per concurrency and receiver, the round with the median events/s. */
   phases: PhaseResult[];
   allPhases: PhaseResult[];
-  /** Ours and, as its floor, the minimal receiver refusing the same deliveries. */
-  refused?: RefusedResult[];
+  refused: RefusedResult[];
 }
 
-const REFUSED_CONCURRENCY = 16;
-
-/** Seeds the objects that updates and memberships refer to, with the batch entry points. */
-async function seed(scratch: Scratch, ts: number): Promise<void> {
-  const events = seedEvents(ts);
-  const rows = (list: Record<string, unknown>[]) =>
-    list.map((e) => {
-      const r = interpret(e);
-      if (r.kind !== 'apply') throw new Error(`seed event does not apply: ${r.kind}`);
-      return r.data;
-    });
-  const batches: [KindName, unknown[]][] = [
-    ['user', rows(events.users)],
-    ['organization', rows(events.organizations)],
-    ['membership', rows(events.memberships)],
-  ];
-  for (const [kind, all] of batches)
-    for (let i = 0; i < all.length; i += 500)
-      await scratch.db.query('select public.clerk_sync_upsert($1, $2::jsonb)', [
-        kind,
-        JSON.stringify(all.slice(i, i + 500)),
-      ]);
-}
-
-async function httpReady(url: string): Promise<boolean> {
+async function startReceivers(scratch: Scratch, secret: string, logFd: number) {
+  const started: ChildProcess[] = [];
+  const listening = (port: number) => async () =>
+    (await fetch(`http://127.0.0.1:${port}/`).catch(() => null)) !== null;
   try {
-    return (await fetch(url)).status === 200;
-  } catch {
-    return false;
-  }
-}
-
-interface Receivers {
-  urls: Record<Exclude<Variant, 'limit'>, string>;
-  /** Process group of each receiver (for its CPU time). */
-  groups: Record<Exclude<Variant, 'limit'>, number>;
-  stop(): Promise<void>;
-}
-
-async function startReceivers(scratch: Scratch, o: ReceiverOptions): Promise<Receivers> {
-  const children: ChildProcess[] = [];
-  const logFd = openSync(join(o.logDir, 'npm-start.log'), 'a');
-  try {
-    const port = await freePort();
-    const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      DATABASE_URL: scratch.url,
-      CLERK_WEBHOOK_SIGNING_SECRET: o.secret,
-      PORT: String(port),
-      LOG_LEVEL: 'info',
-    };
-    children.push(
+    const [oursPort, minimalPort] = [await freePort(), await freePort()];
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: scratch.url };
+    started.push(
       await startServer('npm', ['start'], {
-        env,
+        env: { ...env, CLERK_WEBHOOK_SIGNING_SECRET: secret, PORT: String(oursPort), LOG_LEVEL: 'info' },
         stdio: logFd,
-        ready: () => httpReady(`http://127.0.0.1:${port}/healthz`),
+        ready: listening(oursPort),
       }),
     );
-    const urls: Record<string, string> = { ours: `http://127.0.0.1:${port}/webhooks/clerk` };
-    const groups: Record<string, number> = { ours: children[0]?.pid as number };
-    for (const mode of ['minimal', 'naive'] as const) {
-      let found: string | undefined;
-      children.push(
-        await startServer(
-          process.execPath,
-          [
-            '--import',
-            'tsx',
-            'bench/procs/receiver.ts',
-            JSON.stringify({ mode, databaseUrl: scratch.url, secret: o.secret }),
-          ],
-          {
-            ready: async (_child, out) => {
-              found = /listening (\d+)/.exec(out())?.[1];
-              return found !== undefined;
-            },
-          },
-        ),
-      );
-      urls[mode] = `http://127.0.0.1:${found}/webhooks/clerk`;
-      groups[mode] = children.at(-1)?.pid as number;
-    }
-    return {
-      urls: urls as Receivers['urls'],
-      groups: groups as Receivers['groups'],
-      stop: async () => {
-        await Promise.all(children.map((c) => terminate(c)));
-        closeSync(logFd);
-      },
-    };
+    const spec = JSON.stringify({ databaseUrl: scratch.url, secret, port: minimalPort });
+    started.push(
+      await startServer(process.execPath, ['--import', 'tsx', 'bench/procs/receiver.ts', spec], {
+        ready: listening(minimalPort),
+      }),
+    );
+    const [ours, minimal] = started as [ChildProcess, ChildProcess];
+    const at = (port: number, child: ChildProcess) => ({
+      url: `http://127.0.0.1:${port}/webhooks/clerk`,
+      group: child.pid as number,
+      child,
+    });
+    return { ours: at(oursPort, ours), minimal: at(minimalPort, minimal) };
   } catch (error) {
-    await Promise.all(children.map((c) => terminate(c)));
-    closeSync(logFd);
+    await Promise.all(started.map((c) => terminate(c)));
     throw error;
   }
 }
 
-/** Lets the processes of the last phase settle before the counters are read. */
-const QUIET_MS = 300;
-
-/** Runs every variant at every concurrency; interleaved so that drift hits them alike. */
+/** Runs both receivers at every concurrency, interleaved so that drift hits them alike. */
 export async function receiverSection(scratch: Scratch, o: ReceiverOptions): Promise<ReceiverResult> {
+  const logFd = openSync(join(o.logDir, 'npm-start.log'), 'a');
+  const receivers = await startReceivers(scratch, o.secret, logFd).catch((e: unknown) => {
+    closeSync(logFd);
+    throw e;
+  });
   let ts = Date.now();
-  await seed(scratch, ts - 86_400_000);
-  const receivers = await startReceivers(scratch, o);
+  const load = (r: Receiver, spec: Omit<PhaseSpec, 'url' | 'tsBase'>) => {
+    const full: PhaseSpec = { ...spec, tsBase: ts, url: receivers[r].url };
+    ts += full.warmup + full.count;
+    return runJson<LoadResult>('bench/procs/loadgen.ts', full);
+  };
+  /** `fn`'s result with the receiver's CPU and the database's counters around it. */
+  const measured = async <T>(r: Receiver, fn: () => Promise<T>) => {
+    await sleep(QUIET_MS);
+    const [db0, cpu0] = [await counters(scratch), groupCpuMs(receivers[r].group)];
+    const result = await fn();
+    const cpuMs = groupCpuMs(receivers[r].group) - cpu0;
+    await sleep(QUIET_MS);
+    const db1 = await counters(scratch);
+    return { result, cpuMs, db: (events: number) => perEvent(db0, db1, events) };
+  };
   const phases: PhaseResult[] = [];
   const refused: RefusedResult[] = [];
-  let before: Awaited<ReturnType<typeof counters>>;
+  const secret = o.secret;
   try {
-    ts = await prewarm(receivers, o, ts);
-    await sleep(QUIET_MS);
-    before = await counters(scratch);
-    for (const concurrency of o.concurrencies) {
-      // Enough pre-signed deliveries for the whole phase; the limit's rate sizes the others.
-      let count = Math.ceil((o.durationMs / 1000) * 3_000);
+    // Steady state first: V8 keeps optimizing a framework's many small functions for thousands of
+    // requests (ours used ~35 % less CPU per event in its third c=16 round than in its first), and the
+    // refusal path (an exception inside the check, a warn line) for thousands of refusals.
+    for (const r of RECEIVERS) {
+      const base = { seed: 5, concurrency: 16, warmup: o.prewarm, count: 1, durationMs: 1_000 };
+      const x = await load(r, { ...base, tag: `pw${r.slice(0, 2)}`, secret });
+      if (x.warmupFailed > 0) throw new Error(`prewarm of ${r}: ${x.warmupFailed} deliveries failed`);
+      await load(r, { ...base, tag: `rw${r.slice(0, 2)}`, secret: OTHER_SECRET });
+    }
+    for (const concurrency of o.concurrencies)
       for (let round = 1; round <= o.rounds; round++)
-        for (const variant of VARIANTS) {
-          const base: PhaseSpec = {
-            tag: `${variant.slice(0, 2)}${concurrency}r${round}`,
-            seed: 7,
-            tsBase: ts,
-            concurrency,
-            warmup: Math.max(o.warmup, concurrency * 4),
-            count,
-            durationMs: o.durationMs,
-          };
-          ts += base.warmup + base.count;
-          const cpu0 = variant === 'limit' ? 0 : groupCpuMs(receivers.groups[variant]);
-          const result =
-            variant === 'limit'
-              ? await runJson<DriveResult & { warmup: number; cpuMs: number }>('bench/procs/direct.ts', {
-                  ...base,
-                  databaseUrl: scratch.url,
-                  poolMax: Math.min(concurrency, 10),
-                } satisfies SqlPhaseSpec)
-              : await runJson<DriveResult & { warmup: number; meanBodyBytes: number; cpuMs: number }>(
-                  'bench/procs/loadgen.ts',
-                  {
-                    ...base,
-                    url: receivers.urls[variant],
-                    secret: o.secret,
-                  } satisfies HttpPhaseSpec,
-                );
-          const cpu = variant === 'limit' ? result.cpuMs : groupCpuMs(receivers.groups[variant]) - cpu0;
-          await sleep(QUIET_MS);
-          const after = await counters(scratch);
-          const events = result.warmup + result.sent;
-          const phase: PhaseResult = {
-            ...result,
-            variant,
+        for (const r of RECEIVERS) {
+          const m = await measured(r, () =>
+            load(r, {
+              tag: `${r.slice(0, 2)}${concurrency}r${round}`,
+              seed: 7,
+              concurrency,
+              warmup: Math.max(o.warmup, concurrency * 4),
+              // More pre-signed deliveries than either receiver can take in the time.
+              count: Math.ceil((o.durationMs / 1000) * 4_000),
+              durationMs: o.durationMs,
+              secret,
+            }),
+          );
+          const events = m.result.warmup + m.result.sent;
+          const p: PhaseResult = {
+            ...m.result,
+            receiver: r,
             round,
-            cpuMsPerEvent: cpu / events,
-            ...(variant === 'limit' ? {} : { loadgenCpuMsPerEvent: result.cpuMs / events }),
-            db: {
-              ...perEvent(before, after, events),
-              otherActiveSessions: Math.max(before.othersActive, after.othersActive),
-            },
+            cpuMsPerEvent: m.cpuMs / events,
+            loadgenCpuMsPerEvent: m.result.cpuMs / events,
+            db: m.db(events),
           };
-          before = after;
-          phases.push(phase);
-          if (variant === 'limit')
-            count = Math.max(1_000, Math.ceil(result.perSecond * (o.durationMs / 1000) * 1.6));
+          phases.push(p);
           o.log(
-            `  c=${String(concurrency).padStart(2)}${o.rounds > 1 ? ` #${round}` : ''} ${variant.padEnd(7)} ${result.perSecond.toFixed(0).padStart(6)} ev/s  p50 ${result.latencyMs.p50.toFixed(2)} ms  p99 ${result.latencyMs.p99.toFixed(2)} ms  round trips/event ${phase.db.roundTripsPerEvent.toFixed(3)}  CPU ${phase.cpuMsPerEvent.toFixed(3)} ms/event  ${JSON.stringify(result.outcomes)}`,
+            `  c=${String(concurrency).padStart(2)}${o.rounds > 1 ? ` #${round}` : ''} ${r.padEnd(7)} ${p.perSecond.toFixed(0).padStart(5)} ev/s  p99 ${p.latencyMs.p99.toFixed(1)} ms  transactions/event ${p.db.transactionsPerEvent.toFixed(3)}  DB ${p.db.dbMsPerEvent.toFixed(3)} ms/event  CPU ${p.cpuMsPerEvent.toFixed(3)} ms/event  ${JSON.stringify(p.outcomes)}`,
           );
         }
-    }
-    for (const variant of ['ours', 'minimal'] as const) {
-      const x = await refusedPhase(scratch, receivers, variant, o, ts);
-      refused.push(x);
+    for (const r of RECEIVERS) {
+      const count = Math.ceil((o.durationMs / 1000) * 6_000);
+      const m = await measured(r, () =>
+        load(r, {
+          tag: `rf${r.slice(0, 2)}`,
+          seed: 11,
+          concurrency: 16,
+          warmup: 0,
+          count,
+          durationMs: o.durationMs,
+          secret: OTHER_SECRET,
+        }),
+      );
+      const x = { receiver: r, requests: m.result.sent, cpuMsPerRequest: m.cpuMs / m.result.sent };
+      refused.push({ ...x, transactionsPerRequest: m.db(m.result.sent).transactionsPerEvent });
       o.log(
-        `  c=${REFUSED_CONCURRENCY} ${variant.padEnd(7)} bad signature: ${x.perSecond.toFixed(0)} req/s  CPU ${x.cpuMsPerRequest.toFixed(4)} ms/request  ${JSON.stringify(x.outcomes)}  transactions/request ${x.transactionsPerRequest.toFixed(3)}`,
+        `  c=16 ${r.padEnd(7)} bad signature: CPU ${x.cpuMsPerRequest.toFixed(4)} ms/request  ${JSON.stringify(m.result.outcomes)}`,
       );
     }
   } finally {
-    await receivers.stop();
+    await Promise.all(RECEIVERS.map((r) => terminate(receivers[r].child)));
+    closeSync(logFd);
   }
-  const bodies = phases.filter((p) => p.meanBodyBytes !== undefined);
   return {
     mix: MIX,
-    seed: SEED,
-    meanBodyBytes: bodies.reduce((s, p) => s + (p.meanBodyBytes ?? 0), 0) / Math.max(1, bodies.length),
-    poolSize: 10,
-    logLevel: 'info',
+    meanBodyBytes: phases.reduce((s, p) => s + p.meanBodyBytes, 0) / Math.max(1, phases.length),
     durationMs: o.durationMs,
     rounds: o.rounds,
     phases: medians(phases),
     allPhases: phases,
-    ...(refused.length === 0 ? {} : { refused }),
+    refused,
   };
 }
 
-/**
- * Sends each HTTP receiver `o.prewarm` deliveries (untimed, at c=16) before the first timed phase,
- * so that every variant is measured in the steady state a long-running receiver is in: V8 keeps
- * optimizing a framework's many small functions for thousands of requests (ours used ~35 % less CPU
- * per event in its third c=16 round than in its first without it). The limit's process is new for
- * each phase but runs little code, which its per-phase warm-up covers.
- */
-async function prewarm(receivers: Receivers, o: ReceiverOptions, ts: number): Promise<number> {
-  let at = ts;
-  for (const variant of ['ours', 'minimal', 'naive'] as const) {
-    const spec: HttpPhaseSpec = {
-      tag: `pw${variant.slice(0, 2)}`,
-      seed: 5,
-      tsBase: at,
-      concurrency: 16,
-      warmup: o.prewarm,
-      count: 1,
-      durationMs: 1_000,
-      url: receivers.urls[variant],
-      secret: o.secret,
-    };
-    at += spec.warmup + spec.count;
-    const result = await runJson<DriveResult & { warmupFailed: number }>('bench/procs/loadgen.ts', spec);
-    if (result.warmupFailed > 0)
-      throw new Error(`prewarm of ${variant}: ${result.warmupFailed} deliveries failed`);
-    o.log(`  ${variant} prewarmed with ${o.prewarm} deliveries`);
-  }
-  return at;
-}
-
-/**
- * A receiver refusing deliveries signed with another secret, from the same load generator: first
- * `o.prewarm` refusals, untimed and not counted, so the refusal path (an exception inside the Svix
- * check, a warn line) is as optimized as in a receiver under a flood of forged deliveries (counting
- * from the 1st refusal after 500 untimed ones, ours measured 0.12–0.17 ms per refusal; after 5,000,
- * 0.10); then the measured requests, with the receiver's CPU read around them alone.
- */
-async function refusedPhase(
-  scratch: Scratch,
-  receivers: Receivers,
-  variant: 'ours' | 'minimal',
-  o: ReceiverOptions,
-  ts: number,
-): Promise<RefusedResult> {
-  const spec = (tag: string, tsBase: number, count: number, durationMs: number): HttpPhaseSpec => ({
-    tag,
-    seed: 11,
-    tsBase,
-    concurrency: REFUSED_CONCURRENCY,
-    warmup: 0,
-    count,
-    durationMs,
-    url: receivers.urls[variant],
-    secret: OTHER_SECRET,
-  });
-  await runJson<DriveResult>('bench/procs/loadgen.ts', spec(`refused-${variant}w`, ts, o.prewarm, 60_000));
-  await sleep(QUIET_MS);
-  const before = await counters(scratch);
-  const cpu0 = groupCpuMs(receivers.groups[variant]);
-  const count = Math.ceil((o.durationMs / 1000) * 6_000);
-  const result = await runJson<DriveResult>(
-    'bench/procs/loadgen.ts',
-    spec(`refused-${variant}`, ts + o.prewarm, count, o.durationMs),
-  );
-  const cpu = groupCpuMs(receivers.groups[variant]) - cpu0;
-  await sleep(QUIET_MS);
-  const after = await counters(scratch);
-  return {
-    variant,
-    concurrency: REFUSED_CONCURRENCY,
-    warmup: o.prewarm,
-    requests: result.sent,
-    // Every answer is a 401, so the driver's ok-rate is 0: requests answered per second instead.
-    perSecond: result.sent / (result.elapsedMs / 1000),
-    latencyMs: result.latencyMs,
-    outcomes: result.outcomes,
-    cpuMsPerRequest: cpu / result.sent,
-    transactionsPerRequest: perEvent(before, after, result.sent).roundTripsPerEvent,
-  };
-}
-
-/** Per concurrency and variant, the round with the median events/s (all of its figures). */
+/** Per concurrency and receiver, the round with the median events/s (all of its figures). */
 function medians(phases: PhaseResult[]): PhaseResult[] {
   const groups = new Map<string, PhaseResult[]>();
   for (const p of phases) {
-    const key = `${p.concurrency} ${p.variant}`;
+    const key = `${p.concurrency} ${p.receiver}`;
     groups.set(key, [...(groups.get(key) ?? []), p]);
   }
-  return [...groups.values()].map((g) => {
-    const sorted = [...g].sort((a, b) => a.perSecond - b.perSecond);
-    return sorted[Math.floor((sorted.length - 1) / 2)] as PhaseResult;
-  });
+  return [...groups.values()].map(
+    (g) => g.sort((a, b) => a.perSecond - b.perSecond)[(g.length - 1) >> 1] as PhaseResult,
+  );
 }

@@ -4,11 +4,11 @@
  */
 
 import { pgDatabase } from '../db/pg.ts';
-import { createStore, type Store } from '../store/port.ts';
-import { sqlRpc } from '../store/sql.ts';
+import type { Store } from '../store/port.ts';
+import { sqlStore } from '../store/sql.ts';
 
 /** Opens a pool on `url`. */
 export async function openPostgres(url: string): Promise<Store> {
   const db = pgDatabase(url);
-  return createStore(sqlRpc(db), () => db.close());
+  return sqlStore(db, () => db.close());
 }

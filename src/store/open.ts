@@ -5,8 +5,8 @@
 import type { Config } from '../core/config.ts';
 import { migrate } from '../db/migrate.ts';
 import { openDatabase } from '../db/open.ts';
-import { createStore, type Store } from './port.ts';
-import { sqlRpc } from './sql.ts';
+import type { Store } from './port.ts';
+import { sqlStore } from './sql.ts';
 
 /**
  * Opens the store; the embedded database is migrated first.
@@ -19,5 +19,5 @@ export async function openStore(config: Config): Promise<Store> {
   }
   const db = await openDatabase(config.database);
   if (config.database.kind === 'embedded') await migrate(db);
-  return createStore(sqlRpc(db), () => db.close());
+  return sqlStore(db, () => db.close());
 }

@@ -6,7 +6,7 @@
 import type { Candidate, KindName, Operation, RowOf } from '../core/kinds.ts';
 
 /** The schema version this code expects (the newest migration's timestamp). */
-export const SCHEMA_VERSION = '20261202600000';
+export const SCHEMA_VERSION = '20261202700000';
 
 /** What one batch call did, per object. */
 export interface BatchCounts {
@@ -144,8 +144,17 @@ export interface PreparedRows<K extends KindName> {
   readonly count: number;
 }
 
+/** An event to apply (not a failure to store): what {@link Store.applyEvents} takes. */
+export type EventToApply = Required<Pick<ApplyEventInput, 'eventId' | 'type' | 'kind' | 'op' | 'data'>> &
+  Pick<ApplyEventInput, 'occurredAt'>;
+
 export interface Store {
   applyEvent(input: ApplyEventInput): Promise<Result<Outcome>>;
+  /**
+   * Applies events in order in one transaction (group commit, src/store/batch.ts); their outcomes in
+   * order. Any error rolls all of them back.
+   */
+  applyEvents(events: EventToApply[]): Promise<Result<Outcome[]>>;
   upsert<K extends KindName>(kind: K, rows: RowOf[K][]): Promise<Result<BatchCounts>>;
   remove(kind: KindName, ids: string[]): Promise<Result<DeleteCounts>>;
   schemaVersion(): Promise<Result<string>>;
@@ -253,6 +262,24 @@ export function createStore(rpc: Rpc, close: () => Promise<void> = async () => {
           'scalar',
         ),
         (v) => v as Outcome,
+      ),
+    applyEvents: async (events) =>
+      map(
+        await rpc(
+          'clerk_sync_apply_events',
+          {
+            events: events.map((e) => ({
+              event_id: e.eventId,
+              event_type: e.type,
+              kind: e.kind,
+              op: e.op,
+              data: e.data,
+              occurred_at: e.occurredAt ?? null,
+            })),
+          },
+          'scalar',
+        ),
+        (v) => v as Outcome[],
       ),
     upsert: async (kind, rows) =>
       rows.length === 0

@@ -3,8 +3,9 @@
  * `select` of the SQL function per call; failures sorted by the one policy (src/store/failure.ts).
  */
 import type { Queryable } from '../db/database.ts';
+import { batched } from './batch.ts';
 import { classify } from './failure.ts';
-import { type Result, type Rpc, StoreError } from './port.ts';
+import { createStore, type Result, type Rpc, type Store, StoreError } from './port.ts';
 
 const IDENT = /^[a-z_][a-z0-9_]*$/;
 
@@ -15,7 +16,7 @@ class JsonText {
 
 // The jsonb parameters of our SQL functions go as JSON text; the others as they are (a string array
 // becomes a Postgres text[]). By name, because an empty array is both '[]' and '{}'.
-const JSONB_ARGS = new Set(['rows', 'data', 'payload']);
+const JSONB_ARGS = new Set(['rows', 'data', 'payload', 'events']);
 const encode = (name: string, value: unknown): unknown =>
   value instanceof JsonText
     ? value.text
@@ -54,4 +55,13 @@ export function sqlRpc(db: Queryable): Rpc {
   };
   rpc.encodeJson = encodeJson;
   return rpc;
+}
+
+/**
+ * The store over a direct connection as a long-running process uses it: concurrent deliveries are
+ * applied together (group commit, src/store/batch.ts).
+ * @example const store = sqlStore(db, () => db.close());
+ */
+export function sqlStore(db: Queryable, close?: () => Promise<void>): Store {
+  return batched(createStore(sqlRpc(db), close));
 }

@@ -797,11 +797,6 @@ $$;
 revoke execute on function public.clerk_sync_metadata_keys() from public, anon, authenticated;
 grant execute on function public.clerk_sync_metadata_keys() to service_role;
 
-create or replace function public.clerk_sync_schema_version()
-returns text
-language sql
-immutable
-set search_path = ''
-as $$
-  select '20261202600000'::text
-$$;
+-- clerk_sync_schema_version() is left to the newest migration (20261202700000_group_commit.sql,
+-- written before this one landed): a database that applied it first applies this one later, and
+-- must not go back to this version.

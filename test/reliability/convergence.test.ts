@@ -17,8 +17,8 @@ import { createApp } from '../../src/app/app.ts';
 import { type KindName, toRow } from '../../src/core/kinds.ts';
 import { silentLogger } from '../../src/core/logger.ts';
 import { sampleEvent } from '../../src/core/samples.ts';
-import { createStore, type Store } from '../../src/store/port.ts';
-import { sqlRpc } from '../../src/store/sql.ts';
+import type { Store } from '../../src/store/port.ts';
+import { sqlStore } from '../../src/store/sql.ts';
 import { openTestDatabase, type TestDatabase } from '../support/db.ts';
 import { post, SECRET, signed } from '../support/webhooks.ts';
 
@@ -283,7 +283,7 @@ const tally = { histories: 0, events: 0, deliveries: 0 };
 
 beforeAll(async () => {
   t = await openTestDatabase();
-  store = createStore(sqlRpc(t.db));
+  store = sqlStore(t.db);
   app = createApp({ store, signingSecret: SECRET, logger: silentLogger });
 }, 60_000);
 afterAll(async () => {

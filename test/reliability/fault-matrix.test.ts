@@ -17,8 +17,8 @@ import { silentLogger } from '../../src/core/logger.ts';
 import type { Database } from '../../src/db/database.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { pgDatabase } from '../../src/db/pg.ts';
-import { createStore, type Store } from '../../src/store/port.ts';
-import { sqlRpc } from '../../src/store/sql.ts';
+import type { Store } from '../../src/store/port.ts';
+import { sqlStore } from '../../src/store/sql.ts';
 import { supabaseStore } from '../../src/store/supabase.ts';
 import { adminQuery, onServer, openTestDatabase, type TestDatabase } from '../support/db.ts';
 import { versionHistory } from '../support/history.ts';
@@ -179,7 +179,7 @@ async function matrixCase(
   );
   const own = pool(options.url ?? (t.url as string));
   try {
-    const app = appOn(options.store ? options.store(own) : createStore(sqlRpc(own)));
+    const app = appOn(options.store ? options.store(own) : sqlStore(own));
     const deliveries = history(OBJECTS, VERSIONS);
     const { accepted, figures } = await deliverThrough(app, deliveries, fault);
     await expectApplied(db, accepted, deliveries);

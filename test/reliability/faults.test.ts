@@ -13,8 +13,7 @@ import { silentLogger } from '../../src/core/logger.ts';
 import { sampleEvent } from '../../src/core/samples.ts';
 import type { Database } from '../../src/db/database.ts';
 import { pgDatabase } from '../../src/db/pg.ts';
-import { createStore } from '../../src/store/port.ts';
-import { sqlRpc } from '../../src/store/sql.ts';
+import { sqlStore } from '../../src/store/sql.ts';
 import { onServer, openTestDatabase, type TestDatabase } from '../support/db.ts';
 import { versionHistory } from '../support/history.ts';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
@@ -43,7 +42,7 @@ beforeEach(async () => {
 });
 
 const appOn = (db: Database, timeoutMs = 3_000) =>
-  createApp({ store: createStore(sqlRpc(db)), signingSecret: SECRET, logger: silentLogger, timeoutMs });
+  createApp({ store: sqlStore(db), signingSecret: SECRET, logger: silentLogger, timeoutMs });
 
 const history = (objects: number, versions: number) => versionHistory(objects, versions, 'f');
 

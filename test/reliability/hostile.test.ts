@@ -6,8 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app/app.ts';
 import { createVerifier } from '../../src/app/verify.ts';
 import { sampleEvent } from '../../src/core/samples.ts';
-import { createStore } from '../../src/store/port.ts';
-import { sqlRpc } from '../../src/store/sql.ts';
+import { sqlStore } from '../../src/store/sql.ts';
 import { openTestDatabase, type TestDatabase } from '../support/db.ts';
 import { captureLogs } from '../support/logs.ts';
 import { post, SECRET, signed } from '../support/webhooks.ts';
@@ -19,7 +18,7 @@ let app: ReturnType<typeof createApp>;
 const logs = captureLogs();
 beforeAll(async () => {
   t = await openTestDatabase();
-  app = createApp({ store: createStore(sqlRpc(t.db)), signingSecret: SECRET, logger: logs.logger });
+  app = createApp({ store: sqlStore(t.db), signingSecret: SECRET, logger: logs.logger });
 }, 60_000);
 afterAll(() => t?.close());
 

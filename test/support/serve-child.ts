@@ -8,14 +8,13 @@ import { createApp } from '../../src/app/app.ts';
 import { silentLogger } from '../../src/core/logger.ts';
 import { pgDatabase } from '../../src/db/pg.ts';
 import { exitOnSignals, serveNode } from '../../src/node/http.ts';
-import { createStore } from '../../src/store/port.ts';
-import { sqlRpc } from '../../src/store/sql.ts';
+import { sqlStore } from '../../src/store/sql.ts';
 import { SECRET } from './webhooks.ts';
 
 const db = pgDatabase(process.env.DATABASE_URL ?? 'postgres://nobody@127.0.0.1:9/none', {
   connectionTimeoutMs: 1_000,
 });
-const store = createStore(sqlRpc(db), () => db.close());
+const store = sqlStore(db, () => db.close());
 const node = serveNode({
   fetch: createApp({ store, signingSecret: SECRET, logger: silentLogger }).fetch,
   port: 0,
