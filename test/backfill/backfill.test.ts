@@ -536,6 +536,8 @@ describe.runIf(onServer)('clerk-sync backfill (the command, on the server)', () 
       ['permissions', 3],
       ['invitations', 24],
       ['domains', 24],
+      ['plans', 2],
+      ['subscription_items', 13],
     ]);
   }, 20_000); // a spawned CLI: ~2 s to start on an idle machine
 
@@ -625,7 +627,7 @@ describe.runIf(onServer)('clerk-sync backfill (the command, on the server)', () 
     const r = await inProcess([]);
     expect(r.code).toBe(0);
     expect(r.out.filter((l) => l.startsWith('Paged'))).toEqual([
-      'Paged users by cursor, then by offset from 500 (Clerk ignored the starting_after cursor); organizations by offset; memberships by offset; roles by offset; permissions by offset; invitations by offset; domains by offset.',
+      'Paged users by cursor, then by offset from 500 (Clerk ignored the starting_after cursor); organizations by offset; memberships by offset; roles by offset; permissions by offset; invitations by offset; domains by offset; plans by offset; subscription_items by offset.',
     ]);
   });
 

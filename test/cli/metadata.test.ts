@@ -75,7 +75,7 @@ describe('clerk-sync metadata: the keys of public_metadata', () => {
       '  plan          number    25.0%  (1/4)',
       '  seats         number    25.0%  (1/4)',
       'organizations (1 rows):',
-      '  region  string    100.0%  (1/1)',
+      '  region  string   100.0%  (1/1)',
     ]);
   });
 });
