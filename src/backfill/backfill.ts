@@ -5,7 +5,7 @@
  */
 import type { ClerkApi, Fallback, Page, PagingMode } from '../clerk/api.ts';
 import { ClerkApiError } from '../clerk/errors.ts';
-import { type Candidate, KINDS, type KindName, type RowOf, toRow } from '../core/kinds.ts';
+import { type Candidate, KINDS, type KindName, type ListedKind, type RowOf, toRow } from '../core/kinds.ts';
 import type { BatchCounts, Result, Store } from '../store/port.ts';
 
 export interface KindSummary {
@@ -28,7 +28,8 @@ export interface KindSummary {
 }
 
 export interface BackfillOptions {
-  kinds: readonly KindName[];
+  /** Kinds with a Clerk list (`BACKFILL_KINDS`). */
+  kinds: readonly ListedKind[];
   dryRun: boolean;
   prune: boolean;
   force: boolean;
@@ -48,7 +49,7 @@ const unwrap = <T>(r: Result<T>): T => {
 
 /**
  * Backfills each kind in turn and returns a summary per kind.
- * @example const summaries = await runBackfill(store, api, { kinds: KIND_NAMES, dryRun: false, prune: false, force: false, restart: false });
+ * @example const summaries = await runBackfill(store, api, { kinds: BACKFILL_KINDS, dryRun: false, prune: false, force: false, restart: false });
  */
 export async function runBackfill(
   store: Store,
@@ -77,7 +78,7 @@ const orphaned = (removed: Removed, m: { organization_id?: string | null; user_i
 async function backfillKind(
   store: Store,
   api: ClerkApi,
-  kind: KindName,
+  kind: ListedKind,
   o: BackfillOptions,
   removed: Removed,
 ): Promise<KindSummary> {
@@ -235,10 +236,14 @@ async function goneFromClerk(
   c: Candidate,
   signal?: AbortSignal,
 ): Promise<boolean> {
-  const { path, query, inList } = KINDS[kind].lookup(c);
+  const lookup = KINDS[kind].lookup;
+  if (lookup === null) throw new TypeError(`goneFromClerk: Clerk has no lookup of ${kind}`);
+  const { path, query, inList } = lookup(c);
   try {
-    const body = (await api.get(path, query, signal)) as { data?: { id?: string }[] } | null;
-    return inList === true && !(body?.data ?? []).some((o) => o.id === c.id);
+    const body = (await api.get(path, query, signal)) as Record<string, unknown> | null;
+    if (inList === undefined) return false;
+    const list = body?.[inList === true ? 'data' : inList];
+    return !(Array.isArray(list) ? (list as { id?: unknown }[]) : []).some((o) => o?.id === c.id);
   } catch (error) {
     if (error instanceof ClerkApiError && error.code === 'not_found') return true;
     throw error;

@@ -223,8 +223,8 @@ export function createClerkApi(options: ClerkApiOptions): ClerkApi {
     }
   }
 
-  async function count({ path, countPath }: ListEndpoint, signal?: AbortSignal): Promise<number> {
-    const body = await get(countPath ?? path, countPath ? {} : { limit: 1 }, signal);
+  async function count({ path, countPath, query }: ListEndpoint, signal?: AbortSignal): Promise<number> {
+    const body = await get(countPath ?? path, countPath ? {} : { ...query, limit: 1 }, signal);
     const total = (body as { total_count?: unknown } | null)?.total_count;
     if (typeof total !== 'number') throw unexpectedAnswer(countPath ?? path, 'total_count', apiUrl);
     return total;

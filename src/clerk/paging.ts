@@ -136,7 +136,7 @@ export async function* walkList(
     client.onEvent?.({ type: 'paging', path, mode, reason, at: position });
 
   async function request(position: Query, signal: AbortSignal) {
-    const query = { limit: pageSize, order_by: '+created_at', ...position };
+    const query = { ...endpoint.query, limit: pageSize, order_by: '+created_at', ...position };
     const body = await client.get(path, query, signal);
     const envelope = body as { data?: unknown; total_count?: unknown } | null;
     const items = enveloped ? envelope?.data : body;

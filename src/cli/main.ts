@@ -11,6 +11,7 @@ import { CliError, type Command, type Io } from './command.ts';
 import { backfill } from './commands/backfill.ts';
 import { doctor } from './commands/doctor.ts';
 import { init } from './commands/init.ts';
+import { metadata } from './commands/metadata.ts';
 import { migrate } from './commands/migrate.ts';
 import { replay } from './commands/replay.ts';
 import { rls } from './commands/rls.ts';
@@ -38,6 +39,7 @@ const commands: Record<string, Command> = {
   rls,
   serve,
   init,
+  metadata,
 };
 
 function help(): string {

@@ -137,6 +137,91 @@ export const domainSchema = loose({
 });
 
 /**
+ * A Clerk Billing payer as webhooks and the Backend API send it: a user or an organization, the
+ * other id `""` (webhooks) or null (Backend API). Its name, email and image are not kept.
+ */
+const payerSchema = loose({
+  id: z.string().nullish(),
+  user_id: z.string().nullish(),
+  organization_id: z.string().nullish(),
+});
+
+/** The plan embedded in a subscription item (its slug is what entitlements compare). */
+const itemPlanSchema = loose({ id: z.string().nullish(), slug: z.string().nullish() });
+
+/**
+ * A subscription item: as a `subscriptionItem.*` event (`payer`, `subscription_id`), inside a
+ * `subscription.*` event's `items` (neither: they come from the subscription) and from
+ * `GET /billing/subscription_items` (`payer_id`, `canceled_at`, `ended_at`; no `subscription_id`).
+ * `object` differs between them (`subscription_item`, `commerce_subscription_item`): not checked.
+ */
+export const subscriptionItemSchema = loose({
+  id,
+  status: z.string().min(1),
+  is_free_trial: z.boolean().nullish(),
+  period_start: epochMs.nullish(),
+  period_end: epochMs.nullish(),
+  canceled_at: epochMs.nullish(),
+  ended_at: epochMs.nullish(),
+  plan_id: z.string().nullish(),
+  plan: itemPlanSchema.nullish(),
+  payer_id: z.string().nullish(),
+  payer: payerSchema.nullish(),
+  subscription_id: z.string().nullish(),
+  created_at: epochMs,
+  updated_at: epochMs,
+});
+
+/** A subscription (`subscription.*`), with the items that make it up. */
+export const subscriptionSchema = loose({
+  object: z.literal('commerce_subscription'),
+  id,
+  status: z.string().min(1),
+  payer_id: z.string().nullish(),
+  payer: payerSchema.nullish(),
+  active_at: epochMs.nullish(),
+  past_due_at: epochMs.nullish(),
+  canceled_at: epochMs.nullish(),
+  ended_at: epochMs.nullish(),
+  items: z.array(subscriptionItemSchema).nullish(),
+  created_at: epochMs,
+  updated_at: epochMs,
+});
+
+const billingAmount = loose({ amount: z.number().nullish(), currency: z.string().nullish() });
+
+/**
+ * A payment attempt (`paymentAttempt.*`). Its card, gateway and payer details are not kept; its
+ * `subscription_items` carry no `updated_at`, so they are not read at all.
+ */
+export const paymentAttemptSchema = loose({
+  id,
+  status: z.string().min(1),
+  payer: payerSchema.nullish(),
+  totals: loose({ grand_total: billingAmount.nullish() }).nullish(),
+  paid_at: epochMs.nullish(),
+  failed_at: epochMs.nullish(),
+  created_at: epochMs,
+  updated_at: epochMs,
+});
+
+/**
+ * A plan from `GET /billing/plans` (no webhooks). Clerk's plan carries no timestamps; when it does
+ * (`updated_at`), that is used.
+ */
+export const planSchema = loose({
+  object: z.literal('commerce_plan').optional(),
+  id,
+  slug: z.string().min(1),
+  name: z.string(),
+  for_payer_type: z.string().nullish(),
+  is_default: z.boolean().nullish(),
+  fee: billingAmount.nullish(),
+  features: z.array(loose({ slug: z.string().min(1) })).nullish(),
+  updated_at: epochMs.nullish(),
+});
+
+/**
  * `organizationMembership.deleted`: a delete needs only the id (Clerk's spec requires no more); the
  * organization and user, when present, are checked like a membership's.
  */
@@ -194,3 +279,7 @@ export type ClerkRole = z.infer<typeof roleSchema>;
 export type ClerkPermission = z.infer<typeof permissionSchema>;
 export type ClerkInvitation = z.infer<typeof invitationSchema>;
 export type ClerkDomain = z.infer<typeof domainSchema>;
+export type ClerkSubscription = z.infer<typeof subscriptionSchema>;
+export type ClerkSubscriptionItem = z.infer<typeof subscriptionItemSchema>;
+export type ClerkPaymentAttempt = z.infer<typeof paymentAttemptSchema>;
+export type ClerkPlan = z.infer<typeof planSchema>;

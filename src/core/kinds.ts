@@ -18,8 +18,12 @@ import {
   invitationSchema,
   membershipSchema,
   organizationSchema,
+  paymentAttemptSchema,
   permissionSchema,
+  planSchema,
   roleSchema,
+  subscriptionItemSchema,
+  subscriptionSchema,
   userSchema,
 } from './events.ts';
 import {
@@ -29,8 +33,12 @@ import {
   toMembershipDeleteKey,
   toMembershipRow,
   toOrganizationRow,
+  toPaymentAttemptRow,
   toPermissionRow,
+  toPlanRow,
   toRoleRow,
+  toSubscriptionItemRow,
+  toSubscriptionRow,
   toUserRow,
 } from './map.ts';
 
@@ -47,6 +55,8 @@ export interface ListEndpoint {
   cursor: boolean;
   /** Where the total comes from when the list has no `total_count` (`/users/count`). */
   countPath?: string;
+  /** Sent with every request of the list (`include_free: 'true'`). */
+  query?: Readonly<Record<string, string>>;
 }
 
 /** What a delete names: the object, and for a membership the pair it links (locked, and kept in the ledger). */
@@ -67,8 +77,11 @@ export interface Candidate {
 export interface Lookup {
   path: string;
   query?: Record<string, string | number>;
-  /** The answer is a list (`{ data: [...] }`) that holds the object while it exists. */
-  inList?: boolean;
+  /**
+   * The answer is a list that holds the object while it exists: `{ data: [...] }` (true), or the
+   * array in the named field (a payer's subscription: `subscription_items`).
+   */
+  inList?: true | string;
 }
 
 interface KindSpec<S extends z.ZodType, D extends z.ZodType, R extends { id: string; updated_at: string }> {
@@ -84,10 +97,10 @@ interface KindSpec<S extends z.ZodType, D extends z.ZodType, R extends { id: str
   events: { prefix: string; verbs: Readonly<Record<string, Operation>> };
   /** The payload of an event whose verb deletes, and the key the delete takes from it. */
   deleted: { schema: D; key: (payload: z.output<D>) => DeleteKey };
-  /** The Backend API list the backfill walks. */
-  list: ListEndpoint;
-  /** How the prune asks Clerk whether one object is gone. */
-  lookup: (candidate: Candidate) => Lookup;
+  /** The Backend API list the backfill walks; none for objects Clerk lists only per payer or statement. */
+  list: ListEndpoint | null;
+  /** How the prune asks Clerk whether one object is gone (kinds with a list). */
+  lookup: ((candidate: Candidate) => Lookup) | null;
 }
 
 /** Checks an entry and keeps its literal types (verbs, prefix) for the derived types below. */
@@ -96,8 +109,9 @@ const kind = <
   const D extends z.ZodType,
   R extends { id: string; updated_at: string },
   const E extends KindSpec<S, D, R>['events'],
+  const L extends ListEndpoint | null,
 >(
-  spec: Omit<KindSpec<S, D, R>, 'events'> & { events: E },
+  spec: Omit<KindSpec<S, D, R>, 'events' | 'list'> & { events: E; list: L },
 ) => spec;
 
 const CRUD = { created: 'upsert', updated: 'upsert', deleted: 'delete' } as const;
@@ -194,16 +208,102 @@ export const KINDS = {
       inList: true,
     }),
   }),
+  // Clerk Billing. Plans have no webhooks: the backfill copies them.
+  plan: kind({
+    plural: 'plans',
+    tables: ['public.billing_plans'],
+    schema: planSchema,
+    toRow: (p) => toPlanRow(p),
+    events: { prefix: 'plan', verbs: {} },
+    deleted: { schema: planSchema, key: ({ id }) => ({ id: cleanText(id) }) },
+    list: { path: '/billing/plans', enveloped: true, cursor: false },
+    // Clerk has no GET of one plan: look for it in the list.
+    lookup: () => ({ path: '/billing/plans', query: { limit: 500 }, inList: true }),
+  }),
+  subscription: kind({
+    plural: 'subscriptions',
+    // Its items are written with it (each newest-wins on its own).
+    tables: ['public.billing_subscriptions', 'public.billing_subscription_items'],
+    schema: subscriptionSchema,
+    toRow: toSubscriptionRow,
+    // Every verb is a new version (its status); none deletes.
+    events: {
+      prefix: 'subscription',
+      verbs: { created: 'upsert', updated: 'upsert', active: 'upsert', pastDue: 'upsert' },
+    },
+    deleted: { schema: subscriptionSchema, key: ({ id }) => ({ id: cleanText(id) }) },
+    // Clerk lists subscriptions only per payer: their items are backfilled (below).
+    list: null,
+    lookup: null,
+  }),
+  subscriptionItem: kind({
+    plural: 'subscription_items',
+    tables: ['public.billing_subscription_items'],
+    schema: subscriptionItemSchema,
+    toRow: (i) => toSubscriptionItemRow(i),
+    events: {
+      prefix: 'subscriptionItem',
+      verbs: {
+        updated: 'upsert',
+        active: 'upsert',
+        canceled: 'upsert',
+        upcoming: 'upsert',
+        ended: 'upsert',
+        abandoned: 'upsert',
+        incomplete: 'upsert',
+        pastDue: 'upsert',
+        freeTrialEnding: 'upsert',
+      },
+    },
+    deleted: { schema: subscriptionItemSchema, key: ({ id }) => ({ id: cleanText(id) }) },
+    // Free-plan items too, so that the default plan's entitlements are known.
+    list: {
+      path: '/billing/subscription_items',
+      enveloped: true,
+      cursor: false,
+      query: { include_free: 'true' },
+    },
+    // Clerk has no GET of one item: look for it among its payer's subscription's items (a 404: the
+    // payer has none). An item with no known payer: in the first page of the list.
+    lookup: (c) =>
+      c.user_id !== null || c.organization_id !== null
+        ? {
+            path:
+              c.user_id !== null
+                ? `/users/${encodeURIComponent(c.user_id)}/billing/subscription`
+                : `/organizations/${encodeURIComponent(c.organization_id ?? '')}/billing/subscription`,
+            inList: 'subscription_items',
+          }
+        : { path: '/billing/subscription_items', query: { include_free: 'true', limit: 500 }, inList: true },
+  }),
+  paymentAttempt: kind({
+    plural: 'payment_attempts',
+    tables: ['public.billing_payment_attempts'],
+    schema: paymentAttemptSchema,
+    toRow: toPaymentAttemptRow,
+    events: { prefix: 'paymentAttempt', verbs: { created: 'upsert', updated: 'upsert' } },
+    deleted: { schema: paymentAttemptSchema, key: ({ id }) => ({ id: cleanText(id) }) },
+    // Clerk lists payment attempts only per statement.
+    list: null,
+    lookup: null,
+  }),
 };
 
 type Kinds = typeof KINDS;
 /** An entry with its types erased, to walk the registry; its functions take what its schema validated. */
 type AnyKind = KindSpec<z.ZodType, z.ZodType, { id: string; updated_at: string }>;
 const entry = (name: KindName): AnyKind => KINDS[name] as unknown as AnyKind;
-/** A Clerk kind the mirror keeps: `user`, `organization`, `membership`, `role`, `permission`, `invitation`, `domain`. */
+/**
+ * A Clerk kind the mirror keeps: `user`, `organization`, `membership`, `role`, `permission`,
+ * `invitation`, `domain`, `plan`, `subscription`, `subscriptionItem`, `paymentAttempt`.
+ */
 export type KindName = keyof Kinds;
 /** Every kind, in the order a backfill copies them (parents before memberships). */
 export const KIND_NAMES = Object.keys(KINDS) as KindName[];
+/** A kind with a Clerk list: the backfill copies it. */
+export type ListedKind = { [K in KindName]: Kinds[K]['list'] extends null ? never : K }[KindName];
+/** The kinds the backfill copies, in order (not subscriptions nor payment attempts: Clerk lists them per payer). */
+export const BACKFILL_KINDS = KIND_NAMES.filter((k): k is ListedKind => KINDS[k].list !== null);
 
 /**
  * What a validated event of `kind` changes: the kind's row (an upsert) or its delete key.
@@ -270,11 +370,11 @@ export function isMirroredEventType(type: string): type is MirroredEventType {
 }
 
 /**
- * The kind whose plural is `plural` (the CLI's word), or undefined.
+ * The backfilled kind whose plural is `plural` (the CLI's word), or undefined.
  * @example kindByPlural('memberships'); // 'membership'
  */
-export function kindByPlural(plural: string): KindName | undefined {
-  return KIND_NAMES.find((name) => KINDS[name].plural === plural);
+export function kindByPlural(plural: string): ListedKind | undefined {
+  return BACKFILL_KINDS.find((name) => KINDS[name].plural === plural);
 }
 
 /**

@@ -14,8 +14,12 @@ import type {
   ClerkInvitation,
   ClerkMembership,
   ClerkOrganization,
+  ClerkPaymentAttempt,
   ClerkPermission,
+  ClerkPlan,
   ClerkRole,
+  ClerkSubscription,
+  ClerkSubscriptionItem,
   ClerkUser,
 } from './events.ts';
 import type {
@@ -25,8 +29,13 @@ import type {
   JsonObject,
   MembershipRow,
   OrganizationRow,
+  Payer,
+  PaymentAttemptRow,
   PermissionRow,
+  PlanRow,
   RoleRow,
+  SubscriptionItemRow,
+  SubscriptionRow,
   UserRow,
 } from './rows.ts';
 
@@ -306,5 +315,116 @@ export function toDomainRow(d: ClerkDomain): DomainRow {
     affiliation_email_address: cleanOrNull(d.affiliation_email_address),
     created_at: iso(d.created_at),
     updated_at: iso(d.updated_at),
+  };
+}
+
+/** An id as Clerk's billing sends it: `""` (the payer's other id) and null alike stored as null. */
+const idOrNull = (text: string | null | undefined): string | null =>
+  text == null || text === '' ? null : cleanText(text);
+
+type PayerInput = {
+  payer_id?: string | null | undefined;
+  payer?:
+    | {
+        id?: string | null | undefined;
+        user_id?: string | null | undefined;
+        organization_id?: string | null | undefined;
+      }
+    | null
+    | undefined;
+};
+
+/** The payer's ids only (never its name, email or image). */
+function payerOf(o: PayerInput): Payer {
+  return {
+    payer_id: idOrNull(o.payer_id ?? o.payer?.id),
+    user_id: idOrNull(o.payer?.user_id),
+    organization_id: idOrNull(o.payer?.organization_id),
+  };
+}
+
+/**
+ * Maps a Clerk subscription item to a {@link SubscriptionItemRow}; `within` is the subscription an
+ * item nested in a `subscription.*` event belongs to (its payer and id).
+ * @example toSubscriptionItemRow(subscriptionItemSchema.parse(event.data)).plan_slug; // 'pro'
+ */
+export function toSubscriptionItemRow(
+  i: ClerkSubscriptionItem,
+  within?: { id: string } & Payer,
+): SubscriptionItemRow {
+  const payer = payerOf(i);
+  return {
+    id: cleanText(i.id),
+    subscription_id: within?.id ?? idOrNull(i.subscription_id),
+    payer_id: payer.payer_id ?? within?.payer_id ?? null,
+    user_id: payer.user_id ?? within?.user_id ?? null,
+    organization_id: payer.organization_id ?? within?.organization_id ?? null,
+    plan_id: idOrNull(i.plan_id ?? i.plan?.id),
+    plan_slug: idOrNull(i.plan?.slug),
+    status: cleanText(i.status),
+    is_free_trial: i.is_free_trial ?? false,
+    period_start: isoOrNull(i.period_start),
+    period_end: isoOrNull(i.period_end),
+    canceled_at: isoOrNull(i.canceled_at),
+    ended_at: isoOrNull(i.ended_at),
+    created_at: iso(i.created_at),
+    updated_at: iso(i.updated_at),
+  };
+}
+
+/**
+ * Maps a Clerk subscription to a {@link SubscriptionRow}, its items with it (each carrying the
+ * subscription's id and payer, which Clerk leaves out of nested items).
+ * @example toSubscriptionRow(subscriptionSchema.parse(event.data)).items.length; // 1
+ */
+export function toSubscriptionRow(s: ClerkSubscription): SubscriptionRow {
+  const id = cleanText(s.id);
+  const payer = payerOf(s);
+  return {
+    id,
+    ...payer,
+    status: cleanText(s.status),
+    active_at: isoOrNull(s.active_at),
+    past_due_at: isoOrNull(s.past_due_at),
+    canceled_at: isoOrNull(s.canceled_at),
+    ended_at: isoOrNull(s.ended_at),
+    created_at: iso(s.created_at),
+    updated_at: iso(s.updated_at),
+    items: (s.items ?? []).map((i) => toSubscriptionItemRow(i, { id, ...payer })),
+  };
+}
+
+/** Maps a Clerk payment attempt to a {@link PaymentAttemptRow}: no card, gateway or payer details. */
+export function toPaymentAttemptRow(a: ClerkPaymentAttempt): PaymentAttemptRow {
+  const total = a.totals?.grand_total;
+  return {
+    id: cleanText(a.id),
+    ...payerOf(a),
+    status: cleanText(a.status),
+    amount: total?.amount ?? null,
+    currency: cleanOrNull(total?.currency),
+    paid_at: isoOrNull(a.paid_at),
+    failed_at: isoOrNull(a.failed_at),
+    created_at: iso(a.created_at),
+    updated_at: iso(a.updated_at),
+  };
+}
+
+/**
+ * Maps a Clerk plan to a {@link PlanRow}. Clerk's plans carry no timestamp, so unless one is sent
+ * the row is dated when it is read (`now`): the newest backfill's plan wins.
+ * @example toPlanRow(planSchema.parse(item)).features; // ['dashboard', 'exports']
+ */
+export function toPlanRow(p: ClerkPlan, now = Date.now()): PlanRow {
+  return {
+    id: cleanText(p.id),
+    slug: cleanText(p.slug),
+    name: cleanText(p.name),
+    payer_type: cleanOrNull(p.for_payer_type),
+    is_default: p.is_default ?? false,
+    features: (p.features ?? []).map((f) => cleanText(f.slug)),
+    amount: p.fee?.amount ?? null,
+    currency: cleanOrNull(p.fee?.currency),
+    updated_at: iso(p.updated_at ?? now),
   };
 }

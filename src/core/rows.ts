@@ -107,3 +107,70 @@ export interface DomainRow {
   created_at: string;
   updated_at: string;
 }
+
+/** Who pays, as the billing rows store it: the user or the organization (the other one null). */
+export interface Payer {
+  payer_id: string | null;
+  user_id: string | null;
+  organization_id: string | null;
+}
+
+export interface SubscriptionItemRow extends Payer {
+  id: string;
+  /** Null from `GET /billing/subscription_items` (which does not say): a stored one is kept. */
+  subscription_id: string | null;
+  plan_id: string | null;
+  plan_slug: string | null;
+  /** `active`, `canceled`, `ended`, `past_due`, `upcoming`, `incomplete`, `abandoned`, … as Clerk sends it. */
+  status: string;
+  is_free_trial: boolean;
+  period_start: string | null;
+  /** Null for a default (free) plan's item: it does not end. */
+  period_end: string | null;
+  canceled_at: string | null;
+  ended_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface SubscriptionRow extends Payer {
+  id: string;
+  status: string;
+  active_at: string | null;
+  past_due_at: string | null;
+  canceled_at: string | null;
+  ended_at: string | null;
+  created_at: string;
+  updated_at: string;
+  /** The subscription's items (→ billing_subscription_items, each newest-wins on its own). */
+  items: SubscriptionItemRow[];
+}
+
+/** No card, gateway or payer details. */
+export interface PaymentAttemptRow extends Payer {
+  id: string;
+  /** `pending`, `paid`, `failed`. */
+  status: string;
+  /** The grand total, in the currency's smallest unit. */
+  amount: number | null;
+  currency: string | null;
+  paid_at: string | null;
+  failed_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface PlanRow {
+  id: string;
+  slug: string;
+  name: string;
+  /** `user` or `org`. */
+  payer_type: string | null;
+  is_default: boolean;
+  /** The slugs of the plan's features. */
+  features: string[];
+  amount: number | null;
+  currency: string | null;
+  /** Clerk's plans carry no timestamp: when the backfill read it (the latest read wins). */
+  updated_at: string;
+}

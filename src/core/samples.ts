@@ -22,7 +22,7 @@ export interface SampleOptions {
   id?: string;
   /** Epoch ms for `timestamp`, `created_at` and `updated_at` (default: `Date.now()`). */
   now?: number;
-  /** The user a user or membership event is about. */
+  /** The user a user or membership event is about (and a billing event's payer). */
   userId?: string;
   /** The organization an organization, membership, invitation or domain event is about. */
   orgId?: string;
@@ -249,6 +249,90 @@ const deleted =
   <O extends 'role' | 'permission' | 'organization_domain'>(object: O) =>
   ({ objectId }: Ctx) => ({ object, id: objectId, deleted: true });
 
+/** A user payer (Clerk sends the other id as `""`); its name and email are sample values. */
+const payer = ({ now, userId }: Ctx) => ({
+  object: 'commerce_payer',
+  id: `cpayer_${userId.slice(-27)}`,
+  user_id: userId,
+  organization_id: '',
+  organization_name: '',
+  first_name: 'Sample',
+  last_name: 'Payer',
+  email: emailOf(userId),
+  image_url: IMAGE_URL,
+  created_at: now,
+  updated_at: now,
+});
+const MONTH_MS = 30 * 86_400_000;
+const plan = {
+  id: 'cplan_sample_pro',
+  slug: 'pro',
+  name: 'Pro',
+  is_recurring: true,
+  amount: 2000,
+  currency: 'USD',
+};
+
+const subscriptionItem =
+  (status: string, trial = false) =>
+  (ctx: Ctx): EventDataInput<'subscriptionItem.updated'> => ({
+    object: 'commerce_subscription_item',
+    id: ctx.objectId,
+    status,
+    is_free_trial: trial,
+    period_start: ctx.now,
+    period_end: ctx.now + MONTH_MS,
+    interval: 'month',
+    plan_id: plan.id,
+    plan,
+    payer: payer(ctx),
+    subscription_id: `csub_${ctx.objectId.slice(-27)}`,
+    created_at: ctx.now,
+    updated_at: ctx.now,
+  });
+
+const subscription =
+  (status: string) =>
+  (ctx: Ctx): EventDataInput<'subscription.updated'> => {
+    const p = payer(ctx);
+    const item = subscriptionItem(status, false)(ctx);
+    return {
+      object: 'commerce_subscription',
+      id: ctx.objectId,
+      status,
+      payer_id: p.id,
+      payer: p,
+      active_at: ctx.now,
+      past_due_at: status === 'past_due' ? ctx.now : null,
+      canceled_at: null,
+      ended_at: null,
+      latest_payment_id: null,
+      payment_source_id: null,
+      // Clerk's nested items carry neither payer nor subscription id.
+      items: [{ ...item, id: `csub_item_${ctx.objectId.slice(-27)}`, payer: null, subscription_id: null }],
+      created_at: ctx.now,
+      updated_at: ctx.now,
+    };
+  };
+
+const paymentAttempt =
+  (status: 'pending' | 'paid' | 'failed') =>
+  (ctx: Ctx): EventDataInput<'paymentAttempt.updated'> => ({
+    id: ctx.objectId,
+    payment_id: `cpa_${ctx.objectId.slice(-27)}`,
+    status,
+    charge_type: 'recurring',
+    payer: payer(ctx),
+    totals: {
+      grand_total: { amount: 2000, amount_formatted: '$20.00', currency: 'USD', currency_symbol: '$' },
+    },
+    paid_at: status === 'paid' ? ctx.now : null,
+    failed_at: status === 'failed' ? ctx.now : null,
+    failed_reason: null,
+    created_at: ctx.now,
+    updated_at: ctx.now,
+  });
+
 type Builders = { [K in MirroredEventType]: (ctx: Ctx) => EventDataInput<K> };
 
 const builders = {
@@ -278,6 +362,21 @@ const builders = {
   'organizationDomain.created': domain,
   'organizationDomain.updated': domain,
   'organizationDomain.deleted': deleted('organization_domain'),
+  'subscription.created': subscription('active'),
+  'subscription.updated': subscription('active'),
+  'subscription.active': subscription('active'),
+  'subscription.pastDue': subscription('past_due'),
+  'subscriptionItem.updated': subscriptionItem('active'),
+  'subscriptionItem.active': subscriptionItem('active'),
+  'subscriptionItem.canceled': subscriptionItem('canceled'),
+  'subscriptionItem.upcoming': subscriptionItem('upcoming'),
+  'subscriptionItem.ended': subscriptionItem('ended'),
+  'subscriptionItem.abandoned': subscriptionItem('abandoned'),
+  'subscriptionItem.incomplete': subscriptionItem('incomplete'),
+  'subscriptionItem.pastDue': subscriptionItem('past_due'),
+  'subscriptionItem.freeTrialEnding': subscriptionItem('active', true),
+  'paymentAttempt.created': paymentAttempt('pending'),
+  'paymentAttempt.updated': paymentAttempt('paid'),
 } satisfies Builders;
 
 /** The id prefix of each kind's objects, as Clerk makes them. */
@@ -286,6 +385,9 @@ const ID_PREFIX: Record<string, string> = {
   permission: 'perm_',
   invitation: 'orginv_',
   domain: 'orgdmn_',
+  subscription: 'csub_',
+  subscriptionItem: 'csub_item_',
+  paymentAttempt: 'pa_',
 };
 
 /**

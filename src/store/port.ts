@@ -193,7 +193,21 @@ export interface Store {
   backfillFinish(kind: KindName, passId: string, keepSeen: boolean): Promise<Result<void>>;
   /** One indexed read: does the mirror have this user (and their membership of `organizationId`)? */
   ensureStatus(userId: string, organizationId: string | null): Promise<Result<EnsureStatus>>;
+  /** The keys of the mirror's `public_metadata` (users, organizations), with their JSON types. */
+  metadataKeys(): Promise<Result<MetadataKey[]>>;
   close(): Promise<void>;
+}
+
+/** A key (a dotted path for nested ones) found in `public_metadata`, with one of its JSON types. */
+export interface MetadataKey {
+  source: 'users' | 'organizations';
+  path: string;
+  /** `string`, `number`, `boolean`, `object`, `array` or `null`. */
+  type: string;
+  /** Rows whose metadata has the key with this type. */
+  rows: number;
+  /** Rows of the source. */
+  total: number;
 }
 
 /**
@@ -363,6 +377,16 @@ export function createStore(rpc: Rpc, close: () => Promise<void> = async () => {
       map(
         await rpc('clerk_sync_ensure_status', { user_id: userId, organization_id: organizationId }, 'scalar'),
         (v) => v as EnsureStatus,
+      ),
+    metadataKeys: async () =>
+      map(await rpc('clerk_sync_metadata_keys', {}, 'rows'), (v) =>
+        (v as Record<string, unknown>[]).map((r) => ({
+          source: r.source as MetadataKey['source'],
+          path: String(r.path),
+          type: String(r.type),
+          rows: Number(r.rows),
+          total: Number(r.total),
+        })),
       ),
     close,
   };

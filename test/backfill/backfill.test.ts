@@ -7,7 +7,7 @@ import { type BackfillOptions, runBackfill } from '../../src/backfill/backfill.t
 import { createClerkApi } from '../../src/clerk/api.ts';
 import { main } from '../../src/cli/main.ts';
 import { userSchema } from '../../src/core/events.ts';
-import { KIND_NAMES } from '../../src/core/kinds.ts';
+import { BACKFILL_KINDS } from '../../src/core/kinds.ts';
 import { silentLogger } from '../../src/core/logger.ts';
 import { toUserRow } from '../../src/core/map.ts';
 import { createStore, type Store } from '../../src/store/port.ts';
@@ -51,7 +51,7 @@ const api = () =>
   createClerkApi({ secretKey: SECRET_KEY, apiUrl: clerk.url, rate: { requests: 10_000, windowMs: 1_000 } });
 const backfill = (o: Partial<BackfillOptions> = {}) =>
   runBackfill(store, api(), {
-    kinds: KIND_NAMES,
+    kinds: BACKFILL_KINDS,
     dryRun: false,
     prune: false,
     force: false,
@@ -117,9 +117,95 @@ describe('backfill into the mirror', () => {
       ['permission', 3, 3, 0],
       ['invitation', 24, 24, 0],
       ['domain', 24, 24, 0],
+      ['plan', 2, 2, 0],
+      ['subscriptionItem', 13, 13, 0],
     ]);
-    // users: count + 3 pages; organizations: count + 1; memberships: count + 2; the four others: count + 1.
-    expect(clerk.stats.requests - before).toBe(4 + 2 + 3 + 4 * 2);
+    // users: count + 3 pages; organizations: count + 1; memberships: count + 2; the six others: count + 1.
+    expect(clerk.stats.requests - before).toBe(4 + 2 + 3 + 6 * 2);
+  });
+
+  it('billing: plans with their features, and every subscription item (free ones too), then pruned', async () => {
+    const rows = async (sql: string) => (await t.db.query(sql)).rows;
+    await backfill({ kinds: ['user', 'organization', 'plan', 'subscriptionItem'] });
+    expect(
+      await rows(
+        'select id, slug, payer_type, is_default, features, amount, currency from public.billing_plans order by id',
+      ),
+    ).toEqual([
+      {
+        id: 'cplan_free_user',
+        slug: 'free_user',
+        payer_type: 'user',
+        is_default: true,
+        features: ['basic'],
+        amount: expect.anything(),
+        currency: 'USD',
+      },
+      {
+        id: 'cplan_pro',
+        slug: 'pro',
+        payer_type: 'org',
+        is_default: false,
+        features: ['basic', 'exports', 'sso'],
+        amount: expect.anything(),
+        currency: 'USD',
+      },
+    ]);
+    const items = clerk.data.subscriptionItems ?? [];
+    expect(await ids('billing_subscription_items')).toEqual(sorted(items));
+    expect(
+      await rows(
+        "select user_id, organization_id, plan_slug from public.billing_subscription_items where id in ('csub_item_000000', 'csub_item_000100') order by id",
+      ),
+    ).toEqual([
+      { user_id: 'user_00000000', organization_id: null, plan_slug: 'free_user' },
+      { user_id: null, organization_id: 'org_000000', plan_slug: 'pro' },
+    ]);
+    // The mirror answers entitlements from what was copied.
+    expect(
+      await rows(
+        `select public.has_feature('org_000000', 'sso', to_timestamp(${(items[0]?.period_start as number) / 1000 + 60})) as org,
+                public.has_feature('user_00000000', 'sso', to_timestamp(${(items[0]?.period_start as number) / 1000 + 60})) as usr,
+                public.active_plan('user_00000000', to_timestamp(${(items[0]?.period_start as number) / 1000 + 60})) as plan`,
+      ),
+    ).toEqual([{ org: true, usr: false, plan: 'free_user' }]);
+
+    // A second run: the items are unchanged; the plans, without a timestamp, are dated anew.
+    const again = await backfill({ kinds: ['plan', 'subscriptionItem'] });
+    expect(again.map((s) => [s.kind, s.inserted, s.updated, s.unchanged])).toEqual([
+      ['plan', 0, 2, 0],
+      ['subscriptionItem', 0, 0, 13],
+    ]);
+
+    // Clerk drops the Pro plan and one item, and cancels another.
+    clerk.data.plans = (clerk.data.plans ?? []).filter((p) => p.id !== 'cplan_pro');
+    const [gone, canceled] = items.splice(10, 2);
+    Object.assign(canceled as object, {
+      status: 'canceled',
+      updated_at: (canceled?.updated_at as number) + 1,
+    });
+    items.push(canceled as (typeof items)[number]);
+    const pruned = await backfill({ kinds: ['plan', 'subscriptionItem'], prune: true, force: true });
+    expect(pruned.map((s) => [s.kind, s.updated, s.deleted])).toEqual([
+      ['plan', 1, 1],
+      ['subscriptionItem', 1, 1],
+    ]);
+    expect(await ids('billing_plans')).toEqual(['cplan_free_user']);
+    expect(await ids('billing_subscription_items')).not.toContain(gone?.id);
+    expect(
+      await rows(`select status from public.billing_subscription_items where id = '${canceled?.id}'`),
+    ).toEqual([{ status: 'canceled' }]);
+  });
+
+  it("asks Clerk for the free plans' subscription items too (include_free=true)", async () => {
+    const paths: string[] = [];
+    clerk.beforeAnswer = (url) => {
+      if (url.pathname.endsWith('/billing/subscription_items')) paths.push(url.search);
+    };
+    await backfill({ kinds: ['subscriptionItem'] });
+    expect(paths.length).toBeGreaterThan(0);
+    for (const search of paths) expect(new URLSearchParams(search).get('include_free')).toBe('true');
+    expect(await ids('billing_subscription_items')).toHaveLength(13);
   });
 
   it('roles (keys org:-prefixed, with their grants), permissions, invitations and domains, then pruned', async () => {
@@ -224,6 +310,9 @@ describe('backfill into the mirror', () => {
       ['permission', 3, 0],
       ['invitation', 24, 0],
       ['domain', 24, 0],
+      // Clerk's plans carry no timestamp: each run dates them anew.
+      ['plan', 0, 2],
+      ['subscriptionItem', 13, 0],
     ]);
   });
 
@@ -240,7 +329,7 @@ describe('backfill into the mirror', () => {
       Number(
         (await t.db.query<{ n: string }>('select count(*) as n from clerk_sync.backfill_passes')).rows[0]?.n,
       ),
-    ).toBe(KIND_NAMES.length);
+    ).toBe(BACKFILL_KINDS.length);
 
     const real = await backfill({ prune: true });
     expect(real[0]).toMatchObject({ inserted: 4, updated: 3, deleted: 5 });
@@ -279,6 +368,8 @@ describe('backfill into the mirror', () => {
       ['permission', 0, 0],
       ['invitation', 0, 0],
       ['domain', 0, 0],
+      ['plan', 0, 0],
+      ['subscriptionItem', 0, 0],
     ]);
     await expectMirrorEqualsClerk();
   });
@@ -446,7 +537,7 @@ describe('clerk-sync backfill over supabase-js (SUPABASE_URL + service role key)
       );
       expect(code).toBe(0);
       await expectMirrorEqualsClerk();
-      expect(rest.calls.filter((c) => c === 'clerk_sync_backfill_page')).toHaveLength(3 + 1 + 2 + 4);
+      expect(rest.calls.filter((c) => c === 'clerk_sync_backfill_page')).toHaveLength(3 + 1 + 2 + 6);
     } finally {
       await rest.close();
     }
@@ -475,6 +566,8 @@ describe.runIf(onServer)('clerk-sync backfill (the command, on the server)', () 
       ['permissions', 3],
       ['invitations', 24],
       ['domains', 24],
+      ['plans', 2],
+      ['subscription_items', 13],
     ]);
   }, 20_000); // a spawned CLI: ~2 s to start on an idle machine
 
@@ -564,7 +657,7 @@ describe.runIf(onServer)('clerk-sync backfill (the command, on the server)', () 
     const r = await inProcess([]);
     expect(r.code).toBe(0);
     expect(r.out.filter((l) => l.startsWith('Paged'))).toEqual([
-      'Paged users by cursor, then by offset from 500 (Clerk ignored the starting_after cursor); organizations by offset; memberships by offset; roles by offset; permissions by offset; invitations by offset; domains by offset.',
+      'Paged users by cursor, then by offset from 500 (Clerk ignored the starting_after cursor); organizations by offset; memberships by offset; roles by offset; permissions by offset; invitations by offset; domains by offset; plans by offset; subscription_items by offset.',
     ]);
   });
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type ApiEvent, createClerkApi, type Page } from '../../src/clerk/api.ts';
-import { KINDS, type KindName } from '../../src/core/kinds.ts';
+import { KINDS, type ListedKind } from '../../src/core/kinds.ts';
 import { type ClerkStandin, generateClerkData, startClerkStandin } from '../support/clerk-standin.ts';
 
 const SECRET_KEY = 'sk_test_paging';
@@ -28,7 +28,7 @@ function onRequest(param: string, change: () => void) {
   };
 }
 
-async function walk(kind: KindName, options: { startOffset?: number; startAfter?: string } = {}) {
+async function walk(kind: ListedKind, options: { startOffset?: number; startAfter?: string } = {}) {
   const events: ApiEvent[] = [];
   const api = createClerkApi({
     secretKey: SECRET_KEY,

@@ -11,7 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app/app.ts';
 import { edgeFunctionSource } from '../../src/cli/commands/init.ts';
 import { main } from '../../src/cli/main.ts';
-import { allMigrations } from '../../src/cli/project.ts';
+import { allMigrations, packageMigrations } from '../../src/cli/project.ts';
 import { silentLogger } from '../../src/core/logger.ts';
 import { sampleEvent } from '../../src/core/samples.ts';
 import { loadMigrations, migrate } from '../../src/db/migrate.ts';
@@ -103,7 +103,12 @@ describe('clerk-sync init', () => {
   it('after an upgrade adds only the migrations the project lacks, and leaves the rest as it is', async () => {
     expect((await cli(['init', '--dir', supabase])).code).toBe(0);
     // The project as an older version left it: without the newest migration; the function edited since.
-    const newest = (await loadMigrations()).at(-1) as { file: string };
+    // The newest migration with mirror tables to move (20261202700000 has none).
+    const newest = (await packageMigrations('clerk'))
+      .filter((m) => m.sql.startsWith('-- clerk-sync init'))
+      .at(-1) as {
+      file: string;
+    };
     await unlink(join(migrations, newest.file));
     await writeFile(join(supabase, 'functions/clerk-webhook/index.ts'), '// edited by the app\n');
     await writeFile(join(migrations, '20991231000000_later_app_change.sql'), 'select 1;\n');
@@ -237,7 +242,12 @@ describe('clerk-sync init --schema', () => {
 
   it('remembers the schema: a later init keeps it, another --schema is refused', async () => {
     expect((await cli(['init', '--dir', supabase, '--schema', 'clerk'])).code).toBe(0);
-    const newest = (await loadMigrations()).at(-1) as { file: string };
+    // The newest migration with mirror tables to move (20261202700000 has none).
+    const newest = (await packageMigrations('clerk'))
+      .filter((m) => m.sql.startsWith('-- clerk-sync init'))
+      .at(-1) as {
+      file: string;
+    };
     await unlink(join(migrations, newest.file));
     expect(JSON.parse((await cli(['init', '--dir', supabase, '--json'])).out)).toMatchObject({
       schema: 'clerk',

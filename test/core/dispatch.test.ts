@@ -12,7 +12,7 @@ const T0 = '2024-05-28T08:00:00.000Z';
 const T5 = '2024-05-28T08:05:00.000Z';
 
 describe('interpret: Clerk example payloads of mirrored types', () => {
-  it.each([
+  it.each<readonly [string, Record<string, unknown>]>([
     [
       'user.created.json',
       {
@@ -229,6 +229,85 @@ describe('interpret: Clerk example payloads of mirrored types', () => {
       'organizationDomain.deleted.json',
       { objectKind: 'domain', op: 'delete', objectId: 'orgdm_2g7np7Hrk0SN6kj5EDMLDaKNL0S' },
     ],
+    ...(['created', 'updated', 'active', 'pastDue'] as const).map(
+      (verb) =>
+        [
+          `subscription.${verb}.json`,
+          {
+            objectKind: 'subscription',
+            op: 'upsert',
+            data: {
+              payer_id: 'cpayer_2g7np7Hrk0SN6kj5EDMLDaKNL0S',
+              user_id: 'user_34D368EufHwugfYh4yyGNEheM0S',
+              // Clerk's "" for the payer's other id.
+              organization_id: null,
+              status: verb === 'pastDue' ? 'past_due' : 'active',
+              // Nested items take the subscription's id and payer, which Clerk leaves out of them.
+              items: [
+                {
+                  id: 'csub_item_2g7np7Hrk0SN6kj5EDMLDaKNL0S',
+                  subscription_id: 'csub_2g7np7Hrk0SN6kj5EDMLDaKNL0S',
+                  user_id: 'user_34D368EufHwugfYh4yyGNEheM0S',
+                  plan_slug: 'pro-plan',
+                },
+              ],
+            },
+          },
+        ] as const,
+    ),
+    ...(
+      [
+        ['abandoned', 'abandoned'],
+        ['active', 'active'],
+        ['canceled', 'canceled'],
+        ['ended', 'ended'],
+        ['freeTrialEnding', 'active'],
+        ['incomplete', 'incomplete'],
+        ['pastDue', 'past_due'],
+        ['upcoming', 'upcoming'],
+        ['updated', 'active'],
+      ] as const
+    ).map(
+      ([verb, status]) =>
+        [
+          `subscriptionItem.${verb}.json`,
+          {
+            objectKind: 'subscriptionItem',
+            op: 'upsert',
+            data: {
+              status,
+              is_free_trial: verb === 'freeTrialEnding',
+              subscription_id: 'csub_2g7np7Hrk0SN6kj5EDMLDaKNL0S',
+              payer_id: 'cpayer_2g7np7Hrk0SN6kj5EDMLDaKNL0S',
+              user_id: 'user_34D368EufHwugfYh4yyGNEheM0S',
+              organization_id: null,
+              plan_id: 'cplan_2g7np7Hrk0SN6kj5EDMLDaKNL0S',
+            },
+          },
+        ] as const,
+    ),
+    [
+      'paymentAttempt.created.json',
+      {
+        objectKind: 'paymentAttempt',
+        op: 'upsert',
+        data: {
+          status: 'pending',
+          amount: 2200,
+          currency: 'USD',
+          user_id: 'user_2g7np7Hrk0SN6kj5EDMLDaKNL0S',
+          paid_at: null,
+        },
+      },
+    ],
+    [
+      'paymentAttempt.updated.json',
+      {
+        objectKind: 'paymentAttempt',
+        op: 'upsert',
+        data: { status: 'paid', paid_at: '2024-05-28T08:05:00.000Z', organization_id: null },
+      },
+    ],
   ])('%s', (file, expected) => {
     expect(interpret(example(file))).toMatchObject({ kind: 'apply', ...expected });
   });
@@ -243,7 +322,7 @@ describe('interpret: Clerk example payloads of mirrored types', () => {
 
   it('covers every mirrored example file', () => {
     const mirrored = exampleFiles.filter((f) => isMirroredEventType(f.split('.').slice(0, 2).join('.')));
-    expect(mirrored).toHaveLength(22);
+    expect(mirrored).toHaveLength(37);
   });
 });
 

@@ -285,7 +285,7 @@ describe('ledger', () => {
   it('refuses an unknown kind and an event without an id, writing nothing', async () => {
     // A kind this database does not know (the code is newer than its migrations): no branch takes it.
     await expect(apply(t.db, 'session.created', { id: 'sess_1' })).rejects.toThrow(/case not found/);
-    const unknown = 'subscription' as KindName;
+    const unknown = 'waitlistEntry' as KindName;
     await expect(batch('clerk_sync_upsert', unknown, [userRow('u', 1)])).rejects.toThrow(/case not found/);
     await expect(batch('clerk_sync_delete', unknown, ['u'])).rejects.toThrow(/case not found/);
     await expect(apply(t.db, 'user.created', { username: 'x' })).rejects.toThrow(/data.id is required/);

@@ -20,6 +20,9 @@ export interface ClerkData {
   permissions?: Obj[];
   invitations?: Obj[];
   domains?: Obj[];
+  /** Clerk Billing: plans (which carry no timestamps) and subscription items (free ones listed only with include_free=true). */
+  plans?: (Record<string, unknown> & { id: string })[];
+  subscriptionItems?: Obj[];
 }
 
 /**
@@ -100,7 +103,116 @@ export function generateClerkData(
         name: `org${o}.example.com`,
       }) as Obj,
   );
-  return { users, organizations, memberships, roles, permissions, invitations, domains };
+  const { plans, subscriptionItems } = generateBilling(users, organizations, start);
+  return {
+    users,
+    organizations,
+    memberships,
+    roles,
+    permissions,
+    invitations,
+    domains,
+    plans,
+    subscriptionItems,
+  };
+}
+
+/** A Backend API plan (`GET /billing/plans`): no timestamps, its features with their slugs. */
+function billingPlan(
+  id: string,
+  slug: string,
+  o: { fee: number; isDefault: boolean; payer: 'user' | 'org'; features: string[] },
+) {
+  const money = (amount: number) => ({
+    amount,
+    amount_formatted: `$${amount / 100}`,
+    currency: 'USD',
+    currency_symbol: '$',
+  });
+  return {
+    object: 'commerce_plan',
+    id,
+    name: slug,
+    slug,
+    fee: money(o.fee),
+    annual_monthly_fee: money(o.fee),
+    annual_fee: money(o.fee * 12),
+    description: null,
+    product_id: 'cprod_standin',
+    is_default: o.isDefault,
+    is_recurring: o.fee > 0,
+    publicly_visible: true,
+    has_base_fee: o.fee > 0,
+    for_payer_type: o.payer,
+    avatar_url: null,
+    free_trial_enabled: false,
+    free_trial_days: null,
+    features: o.features.map((f) => ({
+      object: 'feature',
+      id: `feat_${f}`,
+      name: f,
+      description: null,
+      slug: f,
+      avatar_url: null,
+    })),
+  };
+}
+
+/**
+ * Billing for the first ten users (the free default plan) and the first three organizations (Pro):
+ * two plans and their subscription items, in the Backend API's shapes (the payer's other id null).
+ */
+function generateBilling(users: Obj[], organizations: Obj[], start: number) {
+  if (users.length === 0 && organizations.length === 0) return { plans: [], subscriptionItems: [] };
+  const free = billingPlan('cplan_free_user', 'free_user', {
+    fee: 0,
+    isDefault: true,
+    payer: 'user',
+    features: ['basic'],
+  });
+  const pro = billingPlan('cplan_pro', 'pro', {
+    fee: 2000,
+    isDefault: false,
+    payer: 'org',
+    features: ['basic', 'exports', 'sso'],
+  });
+  const item = (
+    n: number,
+    plan: ReturnType<typeof billingPlan>,
+    payer: { user_id: string | null; organization_id: string | null },
+  ) => ({
+    object: 'commerce_subscription_item',
+    id: `csub_item_${String(n).padStart(6, '0')}`,
+    instance_id: 'ins_standin',
+    status: 'active',
+    plan_id: plan.id,
+    plan,
+    plan_period: 'month',
+    payer_id: `cpayer_${payer.user_id ?? payer.organization_id}`,
+    payer: {
+      object: 'commerce_payer',
+      id: `cpayer_${payer.user_id ?? payer.organization_id}`,
+      instance_id: 'ins_standin',
+      ...payer,
+      first_name: null,
+      last_name: null,
+      email: 'payer@example.com',
+      image_url: 'https://img.clerk.com/x',
+    },
+    is_free_trial: false,
+    period_start: start,
+    period_end: plan.is_default ? null : start + 30 * 86_400_000,
+    canceled_at: null,
+    past_due_at: null,
+    ended_at: null,
+    created_at: start + n,
+    updated_at: start + n,
+  });
+  const subscriptionItems = [
+    ...users.slice(0, 10).map((u, i) => item(i, free, { user_id: u.id, organization_id: null })),
+    ...organizations.slice(0, 3).map((o, i) => item(100 + i, pro, { user_id: null, organization_id: o.id })),
+  ];
+  return { plans: [free, pro], subscriptionItems };
 }
 
 export interface ClerkStandin {
@@ -303,6 +415,30 @@ export async function startClerkStandin(options: {
       '/organization_invitations': invitations,
       '/organization_domains': domains,
     };
+    const { plans = [], subscriptionItems = [] } = standin.data;
+    if (path === '/billing/plans')
+      return send(res, 200, { data: page(plans as Obj[]), total_count: plans.length });
+    if (path === '/billing/subscription_items') {
+      // Clerk leaves the free plans' items out unless asked (include_free=true).
+      const free = url.searchParams.get('include_free') === 'true';
+      const of = subscriptionItems.filter((i) => free || !(i.plan as { is_default?: boolean }).is_default);
+      return send(res, 200, { data: page(of), total_count: of.length });
+    }
+    // A payer's subscription, with its items (404 when it has none).
+    const payerOf = /^\/(users|organizations)\/([^/]+)\/billing\/subscription$/.exec(path);
+    if (payerOf) {
+      const id = decodeURIComponent(payerOf[2] as string);
+      const field = payerOf[1] === 'users' ? 'user_id' : 'organization_id';
+      const of = subscriptionItems.filter((i) => (i.payer as Record<string, unknown>)[field] === id);
+      return of.length === 0
+        ? send(res, 404, clerkError('resource_not_found', 'not found'))
+        : send(res, 200, {
+            object: 'commerce_subscription',
+            id: `csub_${id}`,
+            payer_id: of[0]?.payer_id,
+            subscription_items: of,
+          });
+    }
     const listed = lists[path];
     if (listed) return send(res, 200, { data: page(listed), total_count: listed.length });
     const roleId = match(/^\/organization_roles\/([^/]+)$/);

@@ -6,7 +6,7 @@ import { setFlagsFromString } from 'node:v8';
 import { type KindSummary, runBackfill } from '../../backfill/backfill.ts';
 import { type ApiEvent, createClerkApi, DEFAULT_RATE, type Fallback } from '../../clerk/api.ts';
 import { parseConfig } from '../../core/config.ts';
-import { KIND_NAMES, KINDS, type KindName, kindByPlural } from '../../core/kinds.ts';
+import { BACKFILL_KINDS, KINDS, type KindName, kindByPlural } from '../../core/kinds.ts';
 import { openStore } from '../../store/open.ts';
 import { CliError, type Command, type Io } from '../command.ts';
 import { createProgress, type Progress } from '../progress.ts';
@@ -21,13 +21,14 @@ import { createProgress, type Progress } from '../progress.ts';
  */
 const HEAP_GROWING = '--heap-growing-percent=25';
 
-/** The kinds as the command names them (`users`, …): the registry's plurals. */
-const PLURALS = KIND_NAMES.map((k) => KINDS[k].plural);
+/** The kinds as the command names them (`users`, …): the registry's plurals of the kinds Clerk lists. */
+const PLURALS = BACKFILL_KINDS.map((k) => KINDS[k].plural);
 
 const COLUMNS = ['fetched', 'inserted', 'updated', 'unchanged', 'stale', 'deleted', 'failed'] as const;
 
 export const backfill: Command = {
-  summary: "copy Clerk's users, organizations and memberships into the mirror (resumable)",
+  summary:
+    "copy Clerk's users, organizations (and their members, roles, …) and billing plans into the mirror (resumable)",
   usage: [
     `clerk-sync backfill [--only ${PLURALS.join('|')}] [--dry-run] [--prune [--force]]`,
     '                    [--restart] [--rate N] [--json]',
@@ -75,7 +76,7 @@ export const backfill: Command = {
     let at: { kind: KindName; done: number; total: number | null } | null = null;
     try {
       const summaries = await runBackfill(store, api, {
-        kinds: only === undefined ? KIND_NAMES : [only],
+        kinds: only === undefined ? BACKFILL_KINDS : [only],
         dryRun,
         prune: values.prune === true,
         force: values.force === true,
