@@ -12,7 +12,7 @@ import { createStore } from '../../src/store/port.ts';
 import { sqlRpc } from '../../src/store/sql.ts';
 import { example, exampleFiles } from '../fixtures/clerk-examples.ts';
 import { at, membershipRow, orgRow, userRow } from '../fixtures/rows.ts';
-import { openTestDatabase, type TestDatabase } from '../support/db.ts';
+import { onServer, openTestDatabase, type TestDatabase } from '../support/db.ts';
 import { captureLogs } from '../support/logs.ts';
 import { post, SECRET, signed } from '../support/webhooks.ts';
 
@@ -536,5 +536,54 @@ describe('requesting_plan and requesting_has_feature (session token v2)', () => 
       ]);
       expect(f?.f, feature).toBe(expected);
     }
+  });
+});
+
+describe('group commit with subscriptions', () => {
+  // A subscription event writes its items: a batch locks them with it, up front and in key order, so
+  // a batch applying an item's own event and another applying the item's subscription never deadlock.
+  it.runIf(onServer)('batches crossing subscriptions and their items never deadlock', async () => {
+    const store = createStore(sqlRpc(t.db));
+    const u = { user: 'user_a' };
+    const event = (id: string, kind: 'subscription' | 'subscriptionItem', data: object, n: number) =>
+      ({
+        eventId: `msg_${id}_${n}`,
+        type: `${kind}.updated`,
+        kind,
+        op: 'upsert',
+        data,
+        occurredAt: null,
+      }) as const;
+    const version = (n: number) => ({ updated_at: at(n) });
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, n) =>
+        store.applyEvents(
+          n % 2 === 0
+            ? [
+                event('x', 'subscriptionItem', item('csub_item_x', u, version(n)), n),
+                event(
+                  's2',
+                  'subscription',
+                  { ...subscription('csub_2', u, [item('csub_item_y', u, version(n))]), ...version(n) },
+                  n,
+                ),
+              ]
+            : [
+                event(
+                  's1',
+                  'subscription',
+                  { ...subscription('csub_1', u, [item('csub_item_x', u, version(n))]), ...version(n) },
+                  n,
+                ),
+                event('y', 'subscriptionItem', item('csub_item_y', u, version(n)), n),
+              ],
+        ),
+      ),
+    );
+    expect(results.filter((r) => !r.ok).map((r) => (r.ok ? '' : r.error.sqlstate))).toEqual([]);
+    expect(await rows('select id from public.billing_subscription_items order by id')).toEqual([
+      { id: 'csub_item_x' },
+      { id: 'csub_item_y' },
+    ]);
   });
 });
