@@ -236,9 +236,11 @@ describe.runIf(onServer)('fault matrix (real server, concurrency 16, Svix-like r
           `organization:org_m${o}`,
           `membership:orgmem_m${o}`,
         ]).flat();
-        await locker.query('select pg_advisory_lock(hashtextextended(k, 0)) from unnest($1::text[]) k', [
-          keys,
-        ]);
+        // In key order, as every writer locks: deliveries in flight hold some of these keys.
+        await locker.query(
+          'select pg_advisory_lock(k) from (select hashtextextended(k, 0) as k from unnest($1::text[]) k order by 1) s',
+          [keys],
+        );
         await sleep(2_500);
       } finally {
         await locker.end();
