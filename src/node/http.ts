@@ -7,7 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
-import { MAX_BODY_BYTES } from '../app/app.ts';
+import { type Deliver, MAX_BODY_BYTES } from '../app/deliver.ts';
 import type { Logger } from '../core/logger.ts';
 
 export interface NodeServerOptions {
@@ -24,6 +24,11 @@ export interface NodeServerOptions {
   maxBufferedBytes?: number;
   /** How long a shutdown waits for in-flight requests before it cuts their connections (default 8 s). */
   drainMs?: number;
+  /**
+   * Deliveries to `path` (a POST) go straight to `deliver` over node:http, without the Web
+   * Request/Response that `fetch` takes (docs/decisions/0011); everything else goes to `fetch`.
+   */
+  webhook?: { path: string; deliver: Deliver };
 }
 
 export interface NodeServer {
@@ -35,7 +40,79 @@ export interface NodeServer {
 }
 
 const BUSY_BODY = JSON.stringify({ error: 'temporarily unavailable, retry later' });
+const INTERNAL_ERROR = { error: 'internal error' } as const;
 export const RETRY_AFTER_SECONDS = 5;
+const UTF8 = new TextDecoder();
+
+/**
+ * The body as text (decoded as `Request.text()` decodes it), or null once it is over `max` bytes:
+ * refused unread when Content-Length says so, counted while read when it does not (chunked).
+ * Rejects when the sender goes away mid-body.
+ */
+function readBody(req: IncomingMessage, max: number): Promise<string | null> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && !(Number(declared) <= max)) return Promise.resolve(null);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= max) chunks.push(chunk);
+      else {
+        // Nothing more is kept; the answer closes the connection, which ends the read.
+        req.off('data', onData);
+        resolve(null);
+      }
+    };
+    req.on('data', onData);
+    req.once('end', () =>
+      resolve(UTF8.decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size))),
+    );
+    req.once('error', reject);
+    req.once('close', () => {
+      if (!req.complete) reject(new Error('request aborted'));
+    });
+  });
+}
+
+/** A JSON answer; a refused body closes the connection rather than be read to its end. */
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  const headers: Record<string, string | number> = {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+  };
+  if (status === 413) headers.connection = 'close';
+  res.writeHead(status, headers);
+  res.end(text);
+}
+
+/** Node's own route for deliveries: what `deliver` answers, or 500 if it throws (as the app's onError). */
+async function serveDelivery(req: IncomingMessage, res: ServerResponse, deliver: Deliver, logger: Logger) {
+  try {
+    const { status, body } = await deliver({
+      read: () => readBody(req, MAX_BODY_BYTES),
+      header: (name) => {
+        const value = req.headers[name];
+        return Array.isArray(value) ? value.join(', ') : value;
+      },
+    });
+    sendJson(res, status, body);
+  } catch (error) {
+    logger.error(
+      { err: { name: (error as Error).name, message: (error as Error).message } },
+      'unhandled error',
+    );
+    sendJson(res, 500, INTERNAL_ERROR);
+  }
+}
+
+/** `url`'s path, without its query. */
+const pathOf = (url: string | undefined) => {
+  const path = url ?? '/';
+  const q = path.indexOf('?');
+  return q === -1 ? path : path.slice(0, q);
+};
 
 /**
  * Serves `fetch` on `port` with the bounds above.
@@ -46,6 +123,7 @@ export function serveNode(options: NodeServerOptions): NodeServer {
   const cap = options.maxBufferedBytes ?? 32 * 1024 * 1024;
   const drainMs = options.drainMs ?? 8_000;
   const listener = getRequestListener(options.fetch);
+  const { webhook } = options;
   let buffered = 0;
 
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
@@ -73,6 +151,8 @@ export function serveNode(options: NodeServerOptions): NodeServer {
       res.once('close', () => {
         buffered -= reserve;
       });
+      if (webhook !== undefined && req.method === 'POST' && pathOf(req.url) === webhook.path)
+        return void serveDelivery(req, res, webhook.deliver, options.logger);
     }
     void listener(req, res);
   };

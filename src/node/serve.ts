@@ -1,8 +1,10 @@
 /**
  * @module The Node receiver's start-up, shared by `npm start` (src/node/server.ts) and `clerk-sync serve`:
- * config → deps → createApp → serveNode (bounded for unsigned traffic), and a bounded stop on SIGINT/SIGTERM.
+ * config → deps → createApp → serveNode (bounded for unsigned traffic; deliveries on Node's own route), and a
+ * bounded stop on SIGINT/SIGTERM.
  */
-import { createApp } from '../app/app.ts';
+import { createApp, WEBHOOK_PATH } from '../app/app.ts';
+import { createDelivery } from '../app/deliver.ts';
 import { type Env, parseConfig } from '../core/config.ts';
 import { ensureDeps } from '../ensure/deps.ts';
 import { checkDatabaseAtStart } from './database-error.ts';
@@ -20,15 +22,24 @@ export async function startReceiver(env: Env): Promise<{ url: string }> {
   const logger = createLogger(config.logLevel);
   const { store, signingSecret, devSecret } = await nodeDeps(config);
   await checkDatabaseAtStart(store, config.database, logger);
+  const deliver = createDelivery({ store, signingSecret, logger, hmac: nodeHmac });
+  const app = createApp({
+    store,
+    signingSecret,
+    logger,
+    hmac: nodeHmac,
+    deliver,
+    ensure: ensureDeps(config, store),
+  });
   const node = serveNode({
-    fetch: createApp({ store, signingSecret, logger, hmac: nodeHmac, ensure: ensureDeps(config, store) })
-      .fetch,
+    fetch: app.fetch,
+    webhook: { path: WEBHOOK_PATH, deliver },
     port: config.port,
     logger,
   });
   exitOnSignals(node, () => store.close());
   const { port } = await node.listening;
-  const url = `http://localhost:${port}/webhooks/clerk`;
+  const url = `http://localhost:${port}${WEBHOOK_PATH}`;
   logger.info({ port, database: config.database.kind }, `listening on ${url}`);
   if (devSecret)
     process.stdout.write(

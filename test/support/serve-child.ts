@@ -4,7 +4,8 @@
  * traffic that never reaches it, an address nothing listens on. Prints `ready <port> <rss>`; given
  * a line on stdin, prints `peak <maxRSS bytes>` (a signal would stop at tsx's own process).
  */
-import { createApp } from '../../src/app/app.ts';
+import { createApp, WEBHOOK_PATH } from '../../src/app/app.ts';
+import { createDelivery } from '../../src/app/deliver.ts';
 import { silentLogger } from '../../src/core/logger.ts';
 import { pgDatabase } from '../../src/db/pg.ts';
 import { exitOnSignals, serveNode } from '../../src/node/http.ts';
@@ -15,8 +16,12 @@ const db = pgDatabase(process.env.DATABASE_URL ?? 'postgres://nobody@127.0.0.1:9
   connectionTimeoutMs: 1_000,
 });
 const store = sqlStore(db, () => db.close());
+const deps = { store, signingSecret: SECRET, logger: silentLogger };
+// As the Node entry serves it (src/node/serve.ts): deliveries on Node's own route, the rest on the app.
+const deliver = createDelivery(deps);
 const node = serveNode({
-  fetch: createApp({ store, signingSecret: SECRET, logger: silentLogger }).fetch,
+  fetch: createApp({ ...deps, deliver }).fetch,
+  webhook: { path: WEBHOOK_PATH, deliver },
   port: 0,
   logger: silentLogger,
   ...(process.env.REQUEST_TIMEOUT_MS ? { requestTimeoutMs: Number(process.env.REQUEST_TIMEOUT_MS) } : {}),
