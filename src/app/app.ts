@@ -4,10 +4,8 @@
  */
 import { Hono } from 'hono';
 import { type EnsureRouteDeps, ensureRoutes } from '../ensure/route.ts';
-import { createDelivery, type Deliver, type DeliveryDeps, MAX_BODY_BYTES, within } from './deliver.ts';
+import { createDelivery, type DeliveryDeps, MAX_BODY_BYTES, within } from './deliver.ts';
 import { checkHealth } from './health.ts';
-
-export { MAX_BODY_BYTES } from './deliver.ts';
 
 export interface AppDeps extends DeliveryDeps {
   /** `POST /users/me/sync`; without it the route answers 501 and names what to set. */
@@ -17,8 +15,6 @@ export interface AppDeps extends DeliveryDeps {
    * `createClerkSyncHandler` serves both at `*` (a POST anywhere is a delivery, a GET the health check).
    */
   routes?: { webhook: string; health: string };
-  /** The delivery handler, when the caller also serves it another way (Node's own route); default: built from these deps. */
-  deliver?: Deliver;
 }
 
 /** Where deliveries are posted unless `routes` says otherwise. */
@@ -69,7 +65,7 @@ async function readLimited(request: Request, max: number): Promise<string | null
  * @example const app = createApp({ store, signingSecret, logger }); await app.request('/healthz');
  */
 export function createApp(deps: AppDeps): Hono {
-  const deliver = deps.deliver ?? createDelivery(deps);
+  const deliver = createDelivery(deps);
   const timeoutMs = deps.timeoutMs ?? 10_000;
   const routes = deps.routes ?? { webhook: WEBHOOK_PATH, health: '/healthz' };
   const app = new Hono();

@@ -7,7 +7,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
-import { type Deliver, MAX_BODY_BYTES } from '../app/deliver.ts';
+import { type AppDeps, createApp, WEBHOOK_PATH } from '../app/app.ts';
+import { createDelivery, type Deliver, MAX_BODY_BYTES } from '../app/deliver.ts';
 import type { Logger } from '../core/logger.ts';
 
 export interface NodeServerOptions {
@@ -92,10 +93,8 @@ async function serveDelivery(req: IncomingMessage, res: ServerResponse, deliver:
   try {
     const { status, body } = await deliver({
       read: () => readBody(req, MAX_BODY_BYTES),
-      header: (name) => {
-        const value = req.headers[name];
-        return Array.isArray(value) ? value.join(', ') : value;
-      },
+      // Node joins a repeated header's values into one string (set-cookie aside, never asked for).
+      header: (name) => req.headers[name] as string | undefined,
     });
     sendJson(res, status, body);
   } catch (error) {
@@ -197,6 +196,22 @@ export function serveNode(options: NodeServerOptions): NodeServer {
     return stopping;
   };
   return { server, listening, shutdown };
+}
+
+/**
+ * Serves the receiver as the Node entries do: deliveries on Node's own route, the rest on the app.
+ * @example const node = serveReceiver({ store, signingSecret, logger }, { port: 8787 });
+ */
+export function serveReceiver(
+  deps: AppDeps,
+  options: Omit<NodeServerOptions, 'fetch' | 'webhook' | 'logger'>,
+) {
+  return serveNode({
+    ...options,
+    fetch: createApp(deps).fetch,
+    webhook: { path: WEBHOOK_PATH, deliver: createDelivery(deps) },
+    logger: deps.logger,
+  });
 }
 
 /**

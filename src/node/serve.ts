@@ -1,16 +1,15 @@
 /**
  * @module The Node receiver's start-up, shared by `npm start` (src/node/server.ts) and `clerk-sync serve`:
- * config → deps → createApp → serveNode (bounded for unsigned traffic; deliveries on Node's own route), and a
+ * config → deps → serveReceiver: createApp on serveNode (bounded for unsigned traffic; deliveries on Node's own route), and a
  * bounded stop on SIGINT/SIGTERM.
  */
-import { createApp, WEBHOOK_PATH } from '../app/app.ts';
-import { createDelivery } from '../app/deliver.ts';
+import { WEBHOOK_PATH } from '../app/app.ts';
 import { type Env, parseConfig } from '../core/config.ts';
 import { ensureDeps } from '../ensure/deps.ts';
 import { checkDatabaseAtStart } from './database-error.ts';
 import { nodeDeps } from './deps.ts';
 import { nodeHmac } from './hmac.ts';
-import { exitOnSignals, serveNode } from './http.ts';
+import { exitOnSignals, serveReceiver } from './http.ts';
 import { createLogger } from './logger.ts';
 
 /**
@@ -22,21 +21,10 @@ export async function startReceiver(env: Env): Promise<{ url: string }> {
   const logger = createLogger(config.logLevel);
   const { store, signingSecret, devSecret } = await nodeDeps(config);
   await checkDatabaseAtStart(store, config.database, logger);
-  const deliver = createDelivery({ store, signingSecret, logger, hmac: nodeHmac });
-  const app = createApp({
-    store,
-    signingSecret,
-    logger,
-    hmac: nodeHmac,
-    deliver,
-    ensure: ensureDeps(config, store),
-  });
-  const node = serveNode({
-    fetch: app.fetch,
-    webhook: { path: WEBHOOK_PATH, deliver },
-    port: config.port,
-    logger,
-  });
+  const node = serveReceiver(
+    { store, signingSecret, logger, hmac: nodeHmac, ensure: ensureDeps(config, store) },
+    { port: config.port },
+  );
   exitOnSignals(node, () => store.close());
   const { port } = await node.listening;
   const url = `http://localhost:${port}${WEBHOOK_PATH}`;

@@ -1,16 +1,16 @@
 /**
  * Node's own delivery route (serveNode's `webhook`) against the Hono route every runtime serves:
- * the same requests, over real HTTP, to two servers on one app and one store — one with the route,
- * one without — must get the same status, body and content type, and change the database alike.
+ * the same requests, over real HTTP, to two servers on one store — `serveReceiver` (as `npm start`
+ * serves) and `serveNode` with the app alone — must get the same status, body and content type,
+ * and change the database alike.
  */
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, WEBHOOK_PATH } from '../../src/app/app.ts';
-import { createDelivery } from '../../src/app/deliver.ts';
 import { silentLogger } from '../../src/core/logger.ts';
 import { sampleEvent } from '../../src/core/samples.ts';
-import { type NodeServer, serveNode } from '../../src/node/http.ts';
+import { type NodeServer, serveNode, serveReceiver } from '../../src/node/http.ts';
 import { createStore, type Store } from '../../src/store/port.ts';
 import { sqlRpc, sqlStore } from '../../src/store/sql.ts';
 import { openTestDatabase, type TestDatabase } from '../support/db.ts';
@@ -67,15 +67,8 @@ beforeAll(async () => {
   t = await openTestDatabase();
   store = sqlStore(t.db);
   const deps = { store, signingSecret: SECRET, logger: silentLogger };
-  const deliver = createDelivery(deps);
-  const app = createApp({ ...deps, deliver });
-  servers.native = serveNode({
-    fetch: app.fetch,
-    webhook: { path: WEBHOOK_PATH, deliver },
-    port: 0,
-    logger: silentLogger,
-  });
-  servers.hono = serveNode({ fetch: app.fetch, port: 0, logger: silentLogger });
+  servers.native = serveReceiver(deps, { port: 0 });
+  servers.hono = serveNode({ fetch: createApp(deps).fetch, port: 0, logger: silentLogger });
   ports.native = (await servers.native.listening).port;
   ports.hono = (await servers.hono.listening).port;
 });
@@ -187,13 +180,7 @@ describe("Node's own delivery route answers as the Hono route does", () => {
       },
     };
     const deps = { store: throwing, signingSecret: SECRET, logger: silentLogger };
-    const deliver = createDelivery(deps);
-    const node = serveNode({
-      fetch: createApp({ ...deps, deliver }).fetch,
-      webhook: { path: WEBHOOK_PATH, deliver },
-      port: 0,
-      logger: silentLogger,
-    });
+    const node = serveReceiver(deps, { port: 0 });
     const app = serveNode({ fetch: createApp(deps).fetch, port: 0, logger: silentLogger });
     try {
       const d = delivery(sampleEvent('user.created', { id: 'user_boom' }));
