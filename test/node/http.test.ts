@@ -20,7 +20,8 @@ afterEach(() => {
 async function startChild(
   env: Record<string, string> = {},
 ): Promise<{ child: ChildProcess; port: number; rss: number; lines: string[] }> {
-  const child = spawn(`${ROOT}node_modules/.bin/tsx`, [`${ROOT}test/support/serve-child.ts`], {
+  // One process (node with tsx's loader), not the tsx CLI, which forks: a SIGKILL must not orphan the server.
+  const child = spawn(process.execPath, ['--import', 'tsx', `${ROOT}test/support/serve-child.ts`], {
     env: { ...process.env, ...env },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
