@@ -117,7 +117,8 @@ async function backfillKind(
 
   // Pipelined three ways: the API client fetches page N+2 while this loop maps and encodes page N+1
   // and the database applies page N. Pages are applied one at a time, in order, so the checkpoint
-  // holds.
+  // holds. The mapping yields to the event loop between slices (see preparePage), or page N's
+  // request would go out only after page N+1 is mapped.
   let applying: Promise<void> = Promise.resolve();
   try {
     for await (const page of pages) {
@@ -127,7 +128,7 @@ async function backfillKind(
         fallback: page.fallback,
         at: page.fallback === null ? null : (s.paging.at ?? page.offset),
       };
-      const { rows, fetched, checkpoint } = preparePage(
+      const { rows, fetched, checkpoint } = await preparePage(
         store,
         kind,
         page,
@@ -159,12 +160,22 @@ async function backfillKind(
   return s;
 }
 
+/** Items mapped between two turns of the event loop: ~4 ms of work for realistic users. */
+const SLICE = 100;
+/** The next turn of the event loop, after pending I/O (setImmediate where the runtime has it). */
+const nextTurn = () => new Promise<void>((resolve) => (globalThis.setImmediate ?? setTimeout)(resolve));
+
 /**
  * Validates and maps a page, then has the store encode the rows, while the previous page is still
  * being applied: what then waits is ~1 MB of JSON, not several MB of objects that would outlive
  * V8's young generation (measured at 100k users: a fifth less CPU, ~30 MB less peak RSS).
+ *
+ * It yields to the event loop every {@link SLICE} items. The previous page's request (~1.3 MB) is
+ * more than a socket takes at once; the rest goes out only when the loop turns, and Postgres can
+ * start on the page only once it has all of it. Mapped in one go, the page held that request back
+ * for the whole mapping (measured: a page applied in ~95 ms instead of ~65 ms).
  */
-function preparePage(
+async function preparePage(
   store: Store,
   kind: KindName,
   page: Page,
@@ -173,7 +184,8 @@ function preparePage(
   removed: Removed | undefined,
 ) {
   const rows: RowOf[KindName][] = [];
-  for (const item of page.items) {
+  for (const [i, item] of page.items.entries()) {
+    if (i % SLICE === 0) await nextTurn();
     const converted = toRow(kind, item);
     if (converted.ok) {
       if (removed && orphaned(removed, converted.row as RowOf['membership'])) s.stale++;
