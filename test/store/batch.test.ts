@@ -5,11 +5,12 @@
  * the same objects in opposite orders do not deadlock.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { KindName } from '../../src/core/kinds.ts';
 import type { Queryable } from '../../src/db/database.ts';
 import { batched } from '../../src/store/batch.ts';
 import { createStore, type EventToApply, type Result, type Store } from '../../src/store/port.ts';
 import { sqlRpc } from '../../src/store/sql.ts';
-import { membershipRow, orgRow, userRow } from '../fixtures/rows.ts';
+import { at, membershipRow, orgRow, userRow } from '../fixtures/rows.ts';
 import { onServer, openTestDatabase, type TestDatabase } from '../support/db.ts';
 
 let t: TestDatabase;
@@ -188,4 +189,144 @@ describe('group commit', () => {
       await stored("select count(*)::int as n from public.users_public where username like '%-v30'"),
     ).toEqual([{ n: ids.length }]);
   });
+});
+
+/** mulberry32: the cases below are the same on every run. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let x = a;
+    x = Math.imul(x ^ (x >>> 15), x | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+/** Everything an event can change, timestamps of arrival aside. */
+async function snapshot() {
+  const q = async (sql: string) => (await t.db.query(sql)).rows;
+  return {
+    users: await q('select to_jsonb(u) as r from public.users_public u order by id'),
+    private: await q('select to_jsonb(u) as r from public.users_private u order by id'),
+    organizations: await q('select to_jsonb(o) as r from public.organizations o order by id'),
+    memberships: await q('select to_jsonb(m) as r from public.organization_memberships m order by id'),
+    metadata: await q('select to_jsonb(m) as r from clerk_sync.private_metadata m order by kind, id'),
+    ledger: await q("select to_jsonb(e) - 'received_at' as r from clerk_sync.events e order by id"),
+    tombstones: await q('select kind, id from clerk_sync.tombstones order by kind, id'),
+  };
+}
+
+describe('a batch applied by kind (clerk_sync_apply_events)', () => {
+  // Upserts of users, organizations and memberships, each object at most once: the batch is applied
+  // as sets. Whatever the mirror holds (older, newer, the same version with other content or another
+  // event time, a tombstone of the object or its parent, the event already seen or failed before),
+  // outcomes and database must be those of the same events applied one at a time.
+  it('gives the outcomes and the database of the same events applied one by one', async () => {
+    const store = createStore(sqlRpc(t.db));
+    const times = [null, at(500), at(600), at(700)];
+    const objects: { kind: KindName; id: string; row: (v: number, alt: boolean) => EventToApply['data'] }[] =
+      [
+        ...['user_0', 'user_1', 'user_2', 'user_3'].map((id) => ({
+          kind: 'user' as const,
+          id,
+          row: (v: number, alt: boolean) => userRow(id, v, alt ? { first_name: 'Grace' } : {}),
+        })),
+        ...['org_0', 'org_1'].map((id) => ({
+          kind: 'organization' as const,
+          id,
+          row: (v: number, alt: boolean) => orgRow(id, v, alt ? { slug: `${id}-alt` } : {}),
+        })),
+        ...[0, 1, 2].map((i) => ({
+          kind: 'membership' as const,
+          id: `orgmem_${i}`,
+          row: (v: number, alt: boolean) =>
+            membershipRow(
+              `orgmem_${i}`,
+              `org_${i % 2}`,
+              `user_${i + 1}`,
+              v,
+              alt ? { role: 'org:admin' } : {},
+            ),
+        })),
+      ];
+    const type = {
+      user: 'user',
+      organization: 'organization',
+      membership: 'organizationMembership',
+    } as const;
+    const event = (
+      o: (typeof objects)[number],
+      eventId: string,
+      v: number,
+      alt: boolean,
+      when: string | null,
+    ) =>
+      ({
+        eventId,
+        type: `${type[o.kind as keyof typeof type]}.${v === 1 ? 'created' : 'updated'}`,
+        kind: o.kind,
+        op: 'upsert',
+        data: o.row(v, alt),
+        occurredAt: when,
+      }) as EventToApply;
+
+    let cases = 0;
+    for (let seed = 1; seed <= 25; seed++) {
+      const rand = prng(seed);
+      const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)] as T;
+      const setup: (() => Promise<unknown>)[] = [];
+      const seen: Record<string, EventToApply> = {};
+      for (const o of objects)
+        if (rand() < 0.6) {
+          const e = event(o, `msg_${seed}_setup_${o.id}`, pick([2, 3]), rand() < 0.3, pick(times));
+          seen[o.id] = e;
+          setup.push(() => store.applyEvent(e));
+        }
+      for (const [kind, id, type] of [
+        ['user', 'user_3', 'user.deleted'],
+        ['organization', 'org_1', 'organization.deleted'],
+      ] as const)
+        if (rand() < 0.2)
+          setup.push(() =>
+            store.applyEvent({ eventId: `msg_${seed}_del_${id}`, type, kind, op: 'delete', data: { id } }),
+          );
+      const failedId = `msg_${seed}_failed`;
+      setup.push(() =>
+        store.applyEvent({
+          eventId: failedId,
+          type: 'user.created',
+          failure: 'invalid',
+          reason: 'invalid_event',
+          payload: {},
+        }),
+      );
+
+      const batch: EventToApply[] = [];
+      for (const o of objects) {
+        if (rand() < 0.25) continue;
+        const again = seen[o.id];
+        if (again && rand() < 0.2) batch.push({ ...again });
+        else batch.push(event(o, `msg_${seed}_${o.id}`, pick([1, 2, 3, 4]), rand() < 0.3, pick(times)));
+      }
+      const replay = batch.findIndex((e) => e.kind === 'user' && !e.eventId.includes('setup'));
+      if (replay >= 0) batch[replay] = { ...(batch[replay] as EventToApply), eventId: failedId };
+      if (batch.length < 2) continue;
+      cases++;
+
+      await t.reset();
+      for (const run of setup) await run();
+      const together = await store.applyEvents(batch);
+      const after = await snapshot();
+
+      await t.reset();
+      for (const run of setup) await run();
+      const oneByOne: unknown[] = [];
+      for (const e of batch) oneByOne.push(values([await store.applyEvent(e)])[0]);
+
+      expect(together.ok && together.value, `seed ${seed}`).toEqual(oneByOne);
+      expect(after, `seed ${seed}`).toEqual(await snapshot());
+    }
+    expect(cases).toBeGreaterThan(20);
+  }, 120_000);
 });
