@@ -4,6 +4,7 @@
  * own event, any other failure fails the whole batch (nothing of it applied), and batches that lock
  * the same objects in opposite orders do not deadlock.
  */
+import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { KindName } from '../../src/core/kinds.ts';
 import type { Queryable } from '../../src/db/database.ts';
@@ -191,18 +192,6 @@ describe('group commit', () => {
   });
 });
 
-/** mulberry32: the cases below are the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 /** Everything an event can change, timestamps of arrival aside. */
 async function snapshot() {
   const q = async (sql: string) => (await t.db.query(sql)).rows;
@@ -217,6 +206,49 @@ async function snapshot() {
   };
 }
 
+const OBJECTS: { kind: KindName; id: string; row: (v: number, alt: boolean) => EventToApply['data'] }[] = [
+  ...['user_0', 'user_1', 'user_2', 'user_3'].map((id) => ({
+    kind: 'user' as const,
+    id,
+    row: (v: number, alt: boolean) => userRow(id, v, alt ? { first_name: 'Grace' } : {}),
+  })),
+  ...['org_0', 'org_1'].map((id) => ({
+    kind: 'organization' as const,
+    id,
+    row: (v: number, alt: boolean) => orgRow(id, v, alt ? { slug: `${id}-alt` } : {}),
+  })),
+  ...[0, 1, 2].map((i) => ({
+    kind: 'membership' as const,
+    id: `orgmem_${i}`,
+    row: (v: number, alt: boolean) =>
+      membershipRow(`orgmem_${i}`, `org_${i % 2}`, `user_${i + 1}`, v, alt ? { role: 'org:admin' } : {}),
+  })),
+];
+const TYPE = { user: 'user', organization: 'organization', membership: 'organizationMembership' } as const;
+const TIMES = [null, at(500), at(600), at(700)];
+
+/** A version of an object: which (1–4), with other content at the same version or not, and when. */
+const version = fc.record({
+  v: fc.integer({ min: 1, max: 4 }),
+  alt: fc.boolean(),
+  when: fc.constantFrom(...TIMES),
+});
+type Version = { v: number; alt: boolean; when: string | null };
+/** Per object: what the mirror holds first (nothing, or a version), and what the batch brings. */
+const scenario = fc.record({
+  stored: fc.array(fc.option(version, { nil: undefined }), {
+    minLength: OBJECTS.length,
+    maxLength: OBJECTS.length,
+  }),
+  deleted: fc.record({ user_3: fc.boolean(), org_1: fc.boolean() }),
+  batch: fc.array(fc.constantFrom('skip', 'new', 'again'), {
+    minLength: OBJECTS.length,
+    maxLength: OBJECTS.length,
+  }),
+  brings: fc.array(version, { minLength: OBJECTS.length, maxLength: OBJECTS.length }),
+  replayFailed: fc.boolean(),
+});
+
 describe('a batch applied by kind (clerk_sync_apply_events)', () => {
   // Upserts of users, organizations and memberships, each object at most once: the batch is applied
   // as sets. Whatever the mirror holds (older, newer, the same version with other content or another
@@ -224,109 +256,71 @@ describe('a batch applied by kind (clerk_sync_apply_events)', () => {
   // outcomes and database must be those of the same events applied one at a time.
   it('gives the outcomes and the database of the same events applied one by one', async () => {
     const store = createStore(sqlRpc(t.db));
-    const times = [null, at(500), at(600), at(700)];
-    const objects: { kind: KindName; id: string; row: (v: number, alt: boolean) => EventToApply['data'] }[] =
-      [
-        ...['user_0', 'user_1', 'user_2', 'user_3'].map((id) => ({
-          kind: 'user' as const,
-          id,
-          row: (v: number, alt: boolean) => userRow(id, v, alt ? { first_name: 'Grace' } : {}),
-        })),
-        ...['org_0', 'org_1'].map((id) => ({
-          kind: 'organization' as const,
-          id,
-          row: (v: number, alt: boolean) => orgRow(id, v, alt ? { slug: `${id}-alt` } : {}),
-        })),
-        ...[0, 1, 2].map((i) => ({
-          kind: 'membership' as const,
-          id: `orgmem_${i}`,
-          row: (v: number, alt: boolean) =>
-            membershipRow(
-              `orgmem_${i}`,
-              `org_${i % 2}`,
-              `user_${i + 1}`,
-              v,
-              alt ? { role: 'org:admin' } : {},
-            ),
-        })),
-      ];
-    const type = {
-      user: 'user',
-      organization: 'organization',
-      membership: 'organizationMembership',
-    } as const;
-    const event = (
-      o: (typeof objects)[number],
-      eventId: string,
-      v: number,
-      alt: boolean,
-      when: string | null,
-    ) =>
+    const event = (o: (typeof OBJECTS)[number], eventId: string, { v, alt, when }: Version) =>
       ({
         eventId,
-        type: `${type[o.kind as keyof typeof type]}.${v === 1 ? 'created' : 'updated'}`,
+        type: `${TYPE[o.kind as keyof typeof TYPE]}.${v === 1 ? 'created' : 'updated'}`,
         kind: o.kind,
         op: 'upsert',
         data: o.row(v, alt),
         occurredAt: when,
       }) as EventToApply;
 
-    let cases = 0;
-    for (let seed = 1; seed <= 25; seed++) {
-      const rand = prng(seed);
-      const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)] as T;
-      const setup: (() => Promise<unknown>)[] = [];
-      const seen: Record<string, EventToApply> = {};
-      for (const o of objects)
-        if (rand() < 0.6) {
-          const e = event(o, `msg_${seed}_setup_${o.id}`, pick([2, 3]), rand() < 0.3, pick(times));
-          seen[o.id] = e;
-          setup.push(() => store.applyEvent(e));
+    await fc.assert(
+      fc.asyncProperty(scenario, async (c) => {
+        const setup: EventToApply[] = [];
+        const batch: EventToApply[] = [];
+        for (const [i, o] of OBJECTS.entries()) {
+          const stored = c.stored[i];
+          const first = stored && event(o, `msg_setup_${o.id}`, stored);
+          if (first) setup.push(first);
+          const choice = c.batch[i];
+          if (choice === 'again' && first) batch.push({ ...first });
+          else if (choice !== 'skip') batch.push(event(o, `msg_${o.id}`, c.brings[i] as Version));
         }
-      for (const [kind, id, type] of [
-        ['user', 'user_3', 'user.deleted'],
-        ['organization', 'org_1', 'organization.deleted'],
-      ] as const)
-        if (rand() < 0.2)
-          setup.push(() =>
-            store.applyEvent({ eventId: `msg_${seed}_del_${id}`, type, kind, op: 'delete', data: { id } }),
-          );
-      const failedId = `msg_${seed}_failed`;
-      setup.push(() =>
-        store.applyEvent({
-          eventId: failedId,
-          type: 'user.created',
-          failure: 'invalid',
-          reason: 'invalid_event',
-          payload: {},
-        }),
-      );
+        const replay = batch.findIndex((e) => e.kind === 'user' && !e.eventId.startsWith('msg_setup'));
+        if (c.replayFailed && replay >= 0)
+          batch[replay] = { ...(batch[replay] as EventToApply), eventId: 'msg_failed' };
+        fc.pre(batch.length >= 2);
 
-      const batch: EventToApply[] = [];
-      for (const o of objects) {
-        if (rand() < 0.25) continue;
-        const again = seen[o.id];
-        if (again && rand() < 0.2) batch.push({ ...again });
-        else batch.push(event(o, `msg_${seed}_${o.id}`, pick([1, 2, 3, 4]), rand() < 0.3, pick(times)));
-      }
-      const replay = batch.findIndex((e) => e.kind === 'user' && !e.eventId.includes('setup'));
-      if (replay >= 0) batch[replay] = { ...(batch[replay] as EventToApply), eventId: failedId };
-      if (batch.length < 2) continue;
-      cases++;
+        const prepare = async () => {
+          await t.reset();
+          for (const e of setup) await store.applyEvent(e);
+          if (c.deleted.user_3)
+            await store.applyEvent({
+              eventId: 'msg_del_u',
+              type: 'user.deleted',
+              kind: 'user',
+              op: 'delete',
+              data: { id: 'user_3' },
+            });
+          if (c.deleted.org_1)
+            await store.applyEvent({
+              eventId: 'msg_del_o',
+              type: 'organization.deleted',
+              kind: 'organization',
+              op: 'delete',
+              data: { id: 'org_1' },
+            });
+          await store.applyEvent({
+            eventId: 'msg_failed',
+            type: 'user.created',
+            failure: 'invalid',
+            reason: 'invalid_event',
+            payload: {},
+          });
+        };
+        await prepare();
+        const together = await store.applyEvents(batch);
+        const after = await snapshot();
+        await prepare();
+        const oneByOne: unknown[] = [];
+        for (const e of batch) oneByOne.push(values([await store.applyEvent(e)])[0]);
 
-      await t.reset();
-      for (const run of setup) await run();
-      const together = await store.applyEvents(batch);
-      const after = await snapshot();
-
-      await t.reset();
-      for (const run of setup) await run();
-      const oneByOne: unknown[] = [];
-      for (const e of batch) oneByOne.push(values([await store.applyEvent(e)])[0]);
-
-      expect(together.ok && together.value, `seed ${seed}`).toEqual(oneByOne);
-      expect(after, `seed ${seed}`).toEqual(await snapshot());
-    }
-    expect(cases).toBeGreaterThan(20);
+        expect(together.ok && together.value).toEqual(oneByOne);
+        expect(after).toEqual(await snapshot());
+      }),
+      { numRuns: 25, seed: 20261203 },
+    );
   }, 120_000);
 });
