@@ -286,22 +286,18 @@ describe('a batch applied by kind (clerk_sync_apply_events)', () => {
         const prepare = async () => {
           await t.reset();
           for (const e of setup) await store.applyEvent(e);
-          if (c.deleted.user_3)
-            await store.applyEvent({
-              eventId: 'msg_del_u',
-              type: 'user.deleted',
-              kind: 'user',
-              op: 'delete',
-              data: { id: 'user_3' },
-            });
-          if (c.deleted.org_1)
-            await store.applyEvent({
-              eventId: 'msg_del_o',
-              type: 'organization.deleted',
-              kind: 'organization',
-              op: 'delete',
-              data: { id: 'org_1' },
-            });
+          for (const [kind, id] of [
+            ['user', 'user_3'],
+            ['organization', 'org_1'],
+          ] as const)
+            if (c.deleted[id])
+              await store.applyEvent({
+                eventId: `msg_del_${id}`,
+                type: `${kind}.deleted`,
+                kind,
+                op: 'delete',
+                data: { id },
+              });
           await store.applyEvent({
             eventId: 'msg_failed',
             type: 'user.created',
