@@ -464,6 +464,29 @@ describe('sync rules of the new kinds', () => {
     expect(again.o).toBe('duplicate');
   });
 
+  it('an invitation accepted by a user already deleted goes with the user, and stays gone', async () => {
+    await apply('organizationInvitation.created', invitation('inv_late', 'org_1', 'gone@example.com'));
+    await remove('user', ['user_gone']);
+    // The acceptance names the deleted user: refused, and the pending version stored earlier goes.
+    const accepted = invitation('inv_late', 'org_1', 'gone@example.com', {
+      status: 'accepted',
+      user_id: 'user_gone',
+      updated_at: at(2),
+    });
+    expect(await apply('organizationInvitation.accepted', accepted)).toBe('stale');
+    const gone = "select count(*)::int as n from clerk_sync.organization_invitations where id = 'inv_late'";
+    expect(await one(gone)).toEqual({ n: 0 });
+    expect(
+      await apply('organizationInvitation.created', invitation('inv_late', 'org_1', 'gone@example.com')),
+    ).toBe('stale');
+    expect(await one(gone)).toEqual({ n: 0 });
+    expect(
+      await one(
+        "select count(*)::int as n from clerk_sync.private_metadata where kind = 'invitation' and id = 'inv_late'",
+      ),
+    ).toEqual({ n: 0 });
+  });
+
   it('user.deleted erases the invitations the user accepted', async () => {
     await upsert('invitation', [
       invitation('inv_acc', 'org_1', 'user_invitee@example.com', {
@@ -472,6 +495,16 @@ describe('sync rules of the new kinds', () => {
       }),
     ]);
     await remove('user', ['user_invitee']);
+    expect(
+      await one("select count(*)::int as n from clerk_sync.organization_invitations where id = 'inv_acc'"),
+    ).toEqual({ n: 0 });
+    // Its first version, pending and naming no user, delivered late: the invitation stays erased.
+    expect(
+      await apply(
+        'organizationInvitation.created',
+        invitation('inv_acc', 'org_1', 'user_invitee@example.com'),
+      ),
+    ).toBe('stale');
     expect(
       await one("select count(*)::int as n from clerk_sync.organization_invitations where id = 'inv_acc'"),
     ).toEqual({ n: 0 });
