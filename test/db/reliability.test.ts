@@ -74,6 +74,15 @@ describe('equal updated_at: the same state whatever the arrival order', () => {
     expect(page?.r).toMatchObject({ unchanged: 1, updated: 0 });
   });
 
+  it("a backfilled version delivered later keeps that delivery's time against an older version", async () => {
+    // The backfill stores Bea with no event time; Bea's own delivery (t=2) changes no row, but its
+    // time is kept, so Ada's delivery (t=1), arriving last, is older and stale.
+    await one("select public.clerk_sync_upsert('user', $1)", [JSON.stringify([b])]);
+    expect(await apply('user.updated', b, '2026-01-01T00:00:02Z')).toBe('stale');
+    expect(await apply('user.updated', a, '2026-01-01T00:00:01Z')).toBe('stale');
+    expect(await one('select first_name from public.users_public')).toEqual({ first_name: 'Bea' });
+  });
+
   it('memberships tie-break the same way', async () => {
     const m1 = membershipRow('orgmem_1', 'org_1', 'user_a', 2, { role: 'org:member' });
     const m2 = membershipRow('orgmem_1', 'org_1', 'user_a', 2, { role: 'org:admin' });
