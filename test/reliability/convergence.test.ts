@@ -22,7 +22,7 @@ import { sqlStore } from '../../src/store/sql.ts';
 import { openTestDatabase, type TestDatabase } from '../support/db.ts';
 import { post, SECRET, signed } from '../support/webhooks.ts';
 
-const RUNS = Number(process.env.SOAK_RUNS ?? 20);
+const RUNS = Number(process.env.SOAK_RUNS ?? 150);
 const MAX_OPS = Number(process.env.SOAK_MAX_OPS ?? 40);
 
 /** What happens in Clerk; `create…`/`update…` and `join`/`changeRole` write whichever applies. */
