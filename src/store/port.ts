@@ -6,7 +6,7 @@
 import type { Candidate, KindName, Operation, RowOf } from '../core/kinds.ts';
 
 /** The schema version this code expects (the newest migration's timestamp). */
-export const SCHEMA_VERSION = '20261203300000';
+export const SCHEMA_VERSION = '20261203400000';
 
 /** What one batch call did, per object. */
 export interface BatchCounts {

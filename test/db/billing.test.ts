@@ -333,6 +333,13 @@ describe('payers and row-level security', () => {
     await rows("select public.clerk_sync_delete('user', array['user_payer'])");
     await rows("select public.clerk_sync_delete('organization', array['org_paying'])");
     expect(await billingState()).toEqual({ subscriptions: [], items: [], attempts: [] });
+    // Their versions go too: the mirror keeps none of an object it no longer has.
+    expect(
+      await rows(
+        `select kind, id from clerk_sync.private_metadata
+         where kind in ('subscription', 'subscriptionItem', 'paymentAttempt') order by kind, id`,
+      ),
+    ).toEqual([]);
     expect(await upsert('subscription', [subscription('csub_user', { user: 'user_payer' })])).toMatchObject({
       inserted: 0,
       deleted: 1,

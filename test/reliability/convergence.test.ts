@@ -2,7 +2,9 @@
  * Convergence, property-based: random Clerk histories (users, organizations, memberships created,
  * updated, deleted — parents deleted while memberships still point at them; roles granted and
  * revoked permissions while memberships change role; permissions deleted; invitations sent,
- * accepted, revoked, and dropped with their organization) delivered the way Svix
+ * accepted, revoked, and dropped with their organization; domains added, verified and removed;
+ * subscriptions of a user or an organization, their items changing status on their own events and
+ * inside the subscription's, payment attempts, and all of a payer's billing erased with it) delivered the way Svix
  * can (every event 1–3 times, in any order, 16 at a time), with a backfill snapshot taken at a
  * random moment racing the webhooks. Afterwards the mirror must equal Clerk's final state exactly.
  * Hostile content is part of the histories: NUL and lone surrogates in names and metadata keys,
@@ -32,7 +34,9 @@ type Op =
   | ['join' | 'changeRole' | 'leave', number, number]
   | ['createPermission' | 'deletePermission', number]
   | ['grant' | 'revoke', number, number]
-  | ['invite' | 'accept' | 'revokeInvitation', number];
+  | ['invite' | 'accept' | 'revokeInvitation', number]
+  | ['addDomain' | 'verifyDomain' | 'removeDomain', number]
+  | ['subscribe' | 'itemStatus' | 'pay', number, number];
 
 const op: fc.Arbitrary<Op> = fc.oneof(
   fc.tuple(
@@ -45,6 +49,9 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   // role a grants or revokes permission b (the role is created by its first grant)
   fc.tuple(fc.constantFrom('grant', 'revoke' as const), fc.nat(1), fc.nat(2)),
   fc.tuple(fc.constantFrom('invite', 'accept', 'revokeInvitation' as const), fc.nat(2)),
+  fc.tuple(fc.constantFrom('addDomain', 'verifyDomain', 'removeDomain' as const), fc.nat(2)),
+  // subscription a (its payer picked by b when it starts), its item b % 2, its payment attempt
+  fc.tuple(fc.constantFrom('subscribe', 'itemStatus', 'pay' as const), fc.nat(1), fc.nat(3)),
 ) as fc.Arbitrary<Op>;
 
 type Obj = Record<string, unknown> & { id: string; updated_at: number };
@@ -55,6 +62,10 @@ interface Clerk {
   roles: Map<string, Obj>;
   permissions: Map<string, Obj>;
   invitations: Map<string, Obj>;
+  domains: Map<string, Obj>;
+  subscriptions: Map<string, Obj>;
+  items: Map<string, Obj>;
+  attempts: Map<string, Obj>;
 }
 /** `at`: when it happened in Clerk (the envelope's timestamp). */
 type Event = { type: string; at: number; data: Obj | { object: string; id: string; deleted?: true } };
@@ -71,7 +82,15 @@ const clone = (c: Clerk): Clerk => ({
   roles: new Map(c.roles),
   permissions: new Map(c.permissions),
   invitations: new Map(c.invitations),
+  domains: new Map(c.domains),
+  subscriptions: new Map(c.subscriptions),
+  items: new Map(c.items),
+  attempts: new Map(c.attempts),
 });
+/** Who pays: a user or an organization (Clerk sends the other id as ""). */
+const payerOf = (o: Obj) => o.payer as { id: string; user_id: string; organization_id: string };
+const ITEM_STATUSES = ['active', 'canceled', 'ended', 'past_due'] as const;
+const ITEM_VERB = { active: 'active', canceled: 'canceled', ended: 'ended', past_due: 'pastDue' } as const;
 type Grant = { id: string; key: string };
 
 /** Plays a history against a model of Clerk; returns the webhook events and the state after each op. */
@@ -83,6 +102,10 @@ function play(ops: Op[]): { events: Event[]; states: Clerk[] } {
     roles: new Map(),
     permissions: new Map(),
     invitations: new Map(),
+    domains: new Map(),
+    subscriptions: new Map(),
+    items: new Map(),
+    attempts: new Map(),
   };
   /** A role a membership can take: an existing role, in turn, or Clerk's default org:member. */
   const someRole = () => {
@@ -103,6 +126,24 @@ function play(ops: Op[]): { events: Event[]; states: Clerk[] } {
     );
   const dropMemberships = (pred: (m: Obj) => boolean) => {
     for (const [id, m] of clerk.memberships) if (pred(m)) clerk.memberships.delete(id);
+  };
+  /** The mirror erases a payer's billing with the payer, for good. */
+  const dropBilling = (payer: string) => {
+    for (const map of [clerk.subscriptions, clerk.items, clerk.attempts])
+      for (const [id, o] of map) {
+        const p = payerOf(o);
+        if (p.user_id === payer || p.organization_id === payer) {
+          map.delete(id);
+          gone.add(id);
+        }
+      }
+  };
+  /** A subscription event: the subscription with its items as they are now (without payer nor subscription id). */
+  const pushSubscription = (type: string, sub: Obj) => {
+    const items = [...clerk.items.values()]
+      .filter((i) => i.subscription_id === sub.id)
+      .map((i) => ({ ...i, payer: null, subscription_id: null }));
+    push(type, { ...sub, items });
   };
   for (const [name, a, b] of ops) {
     now += 1_000;
@@ -142,6 +183,7 @@ function play(ops: Op[]): { events: Event[]; states: Clerk[] } {
         if (!clerk.users.delete(user)) break;
         gone.add(user);
         dropMemberships((m) => (m.public_user_data as { user_id: string }).user_id === user);
+        dropBilling(user);
         // The mirror erases the invitations the user accepted (personal data), for good.
         for (const [id, i] of clerk.invitations)
           if (i.user_id === user) {
@@ -165,8 +207,14 @@ function play(ops: Op[]): { events: Event[]; states: Clerk[] } {
         if (!clerk.orgs.delete(org)) break;
         gone.add(org);
         dropMemberships((m) => (m.organization as Obj).id === org);
-        // Its invitations go with it (Clerk sends no event for them).
+        // Its invitations and domains go with it (Clerk sends no event for them).
         for (const [id, i] of clerk.invitations) if (i.organization_id === org) clerk.invitations.delete(id);
+        for (const [id, d] of clerk.domains)
+          if (d.organization_id === org) {
+            clerk.domains.delete(id);
+            gone.add(id);
+          }
+        dropBilling(org);
         push('organization.deleted', { object: 'organization', id: org, deleted: true });
         break;
       case 'createPermission': {
@@ -243,6 +291,104 @@ function play(ops: Op[]): { events: Event[]; states: Clerk[] } {
         push(`organizationInvitation.${name === 'invite' ? 'created' : status}`, data);
         break;
       }
+      case 'addDomain':
+      case 'verifyDomain': {
+        const id = `orgdmn_c${a}`;
+        const current = clerk.domains.get(id);
+        if (gone.has(id) || !clerk.orgs.has(org) || (name === 'verifyDomain' && !current)) break;
+        const data = {
+          ...sampleEvent('organizationDomain.created', { id, orgId: org, now }).data,
+          name: `d${a}-${now}.example.com`,
+          verification: name === 'verifyDomain' ? { status: 'verified', strategy: 'email_code' } : null,
+          created_at: (current?.created_at as number | undefined) ?? now,
+        } as Obj;
+        clerk.domains.set(id, data);
+        push(`organizationDomain.${current ? 'updated' : 'created'}`, data);
+        break;
+      }
+      case 'removeDomain': {
+        const id = `orgdmn_c${a}`;
+        if (!clerk.domains.delete(id)) break;
+        gone.add(id);
+        push('organizationDomain.deleted', { object: 'organization_domain', id, deleted: true });
+        break;
+      }
+      case 'subscribe': {
+        // Starts the subscription, or moves it to the next plan (a new item) and back to active.
+        const id = `csub_c${a}`;
+        const current = clerk.subscriptions.get(id);
+        const payer = current ? payerOf(current) : null;
+        const payerId = payer
+          ? payer.user_id || payer.organization_id
+          : b % 2 === 0
+            ? `user_c${b}`
+            : `org_c${b % 3}`;
+        if (gone.has(id) || !(clerk.users.has(payerId) || clerk.orgs.has(payerId))) break;
+        const base = sampleEvent('subscription.created', { id, userId: `user_c${b}`, now }).data as Obj;
+        const payerObject = {
+          ...(base.payer as Obj),
+          id: `cpayer_${payerId}`,
+          user_id: payerId.startsWith('user_') ? payerId : '',
+          organization_id: payerId.startsWith('org_') ? payerId : '',
+        };
+        const itemId = `csub_item_c${a}_${current ? 1 : 0}`;
+        if (!clerk.items.has(itemId) && !gone.has(itemId))
+          clerk.items.set(itemId, {
+            ...((base.items as Obj[])[0] as Obj),
+            id: itemId,
+            status: current ? 'upcoming' : 'active',
+            payer: payerObject,
+            subscription_id: id,
+            created_at: now,
+            updated_at: now,
+          });
+        const data = {
+          ...base,
+          payer_id: payerObject.id,
+          payer: payerObject,
+          status: 'active',
+          created_at: (current?.created_at as number | undefined) ?? now,
+        } as Obj;
+        clerk.subscriptions.set(id, data);
+        pushSubscription(`subscription.${current ? 'updated' : 'created'}`, data);
+        break;
+      }
+      case 'itemStatus': {
+        // The item changes on its own event; every other change also updates its subscription.
+        const item = clerk.items.get(`csub_item_c${a}_${b % 2}`);
+        if (!item) break;
+        const status = ITEM_STATUSES[
+          (now / 1_000 + b) % ITEM_STATUSES.length
+        ] as (typeof ITEM_STATUSES)[number];
+        const data = { ...item, status, updated_at: now };
+        clerk.items.set(item.id, data);
+        push(`subscriptionItem.${ITEM_VERB[status]}`, data);
+        const sub = clerk.subscriptions.get(item.subscription_id as string);
+        if (sub && b >= 2) {
+          const updated = { ...sub, status: status === 'past_due' ? 'past_due' : 'active', updated_at: now };
+          clerk.subscriptions.set(sub.id, updated);
+          pushSubscription(status === 'past_due' ? 'subscription.pastDue' : 'subscription.updated', updated);
+        }
+        break;
+      }
+      case 'pay': {
+        const id = `cpa_c${a}`;
+        const sub = clerk.subscriptions.get(`csub_c${a}`);
+        const current = clerk.attempts.get(id);
+        if (gone.has(id) || !sub || (current && current.status !== 'pending')) break;
+        const status = current ? (b % 2 === 0 ? 'paid' : 'failed') : 'pending';
+        const data = {
+          ...sampleEvent('paymentAttempt.created', { id, userId: 'user_c0', now }).data,
+          status,
+          payer: sub.payer,
+          paid_at: status === 'paid' ? now : null,
+          failed_at: status === 'failed' ? now : null,
+          created_at: (current?.created_at as number | undefined) ?? now,
+        } as Obj;
+        clerk.attempts.set(id, data);
+        push(`paymentAttempt.${current ? 'updated' : 'created'}`, data);
+        break;
+      }
       default: {
         const memberUser = `user_c${b}`;
         if (!clerk.orgs.has(org) || !clerk.users.has(memberUser)) break;
@@ -302,6 +448,8 @@ async function backfillFrom(snapshot: Clerk) {
     ['role', snapshot.roles],
     ['permission', snapshot.permissions],
     ['invitation', snapshot.invitations],
+    ['domain', snapshot.domains],
+    ['subscriptionItem', snapshot.items],
   ];
   const results = await Promise.all(
     lists.map(([kind, items]) =>
@@ -342,6 +490,23 @@ async function mirror() {
     permissions: await q('select id, key from public.organization_permissions order by id'),
     invitations: await q(
       'select id, organization_id, status, user_id from clerk_sync.organization_invitations order by id',
+    ),
+    domains: await q(
+      `select id, organization_id, name, verified, extract(epoch from updated_at) * 1000 as updated_at
+       from public.organization_domains order by id`,
+    ),
+    subscriptions: await q(
+      `select id, payer_id, user_id, organization_id, status, extract(epoch from updated_at) * 1000 as updated_at
+       from public.billing_subscriptions order by id`,
+    ),
+    items: await q(
+      `select id, subscription_id, payer_id, user_id, organization_id, status,
+         extract(epoch from updated_at) * 1000 as updated_at
+       from public.billing_subscription_items order by id`,
+    ),
+    attempts: await q(
+      `select id, user_id, organization_id, status, extract(epoch from updated_at) * 1000 as updated_at
+       from public.billing_payment_attempts order by id`,
     ),
     permissionChecks: await checks(),
     privateInAttrs: await q(
@@ -408,6 +573,38 @@ function expected(clerk: Clerk) {
     status: i.status,
     user_id: i.user_id ?? null,
   }));
+  const payer = (o: Obj) => {
+    const p = payerOf(o);
+    return { user_id: p.user_id || null, organization_id: p.organization_id || null };
+  };
+  const domains = [...clerk.domains.values()].map((d) => ({
+    id: d.id,
+    organization_id: d.organization_id,
+    name: d.name,
+    verified: (d.verification as { status?: string } | null)?.status === 'verified',
+    updated_at: String(d.updated_at),
+  }));
+  const subscriptions = [...clerk.subscriptions.values()].map((x) => ({
+    id: x.id,
+    payer_id: payerOf(x).id,
+    ...payer(x),
+    status: x.status,
+    updated_at: String(x.updated_at),
+  }));
+  const items = [...clerk.items.values()].map((i) => ({
+    id: i.id,
+    subscription_id: i.subscription_id,
+    payer_id: payerOf(i).id,
+    ...payer(i),
+    status: i.status,
+    updated_at: String(i.updated_at),
+  }));
+  const attempts = [...clerk.attempts.values()].map((x) => ({
+    id: x.id,
+    ...payer(x),
+    status: x.status,
+    updated_at: String(x.updated_at),
+  }));
   const privateMetadata = [
     ...memberships.map((m) => ({ kind: 'membership', id: m.id })),
     ...orgs.map((o) => ({ kind: 'organization', id: o.id })),
@@ -415,7 +612,11 @@ function expected(clerk: Clerk) {
     ...roles.map((r) => ({ kind: 'role', id: r.id })),
     ...permissions.map((p) => ({ kind: 'permission', id: p.id })),
     ...invitations.map((i) => ({ kind: 'invitation', id: i.id })),
-  ].sort((a, b) => (a.kind + a.id < b.kind + b.id ? -1 : 1));
+    ...domains.map((d) => ({ kind: 'domain', id: d.id })),
+    ...subscriptions.map((x) => ({ kind: 'subscription', id: x.id })),
+    ...items.map((i) => ({ kind: 'subscriptionItem', id: i.id })),
+    ...attempts.map((x) => ({ kind: 'paymentAttempt', id: x.id })),
+  ].sort((a, b) => (a.kind === b.kind ? (a.id < b.id ? -1 : 1) : a.kind < b.kind ? -1 : 1));
   // What Clerk would answer: the membership's role's permissions, or (a role Clerk has no object
   // for, such as the default org:member here) the permissions listed on the membership.
   const permissionChecks = USERS.flatMap((user) =>
@@ -437,6 +638,10 @@ function expected(clerk: Clerk) {
     roles: roles.sort(byId),
     permissions: permissions.sort(byId),
     invitations: invitations.sort(byId),
+    domains: domains.sort(byId),
+    subscriptions: subscriptions.sort(byId),
+    items: items.sort(byId),
+    attempts: attempts.sort(byId),
     permissionChecks,
     privateInAttrs: [],
   };
@@ -447,6 +652,10 @@ const normalise = (m: Awaited<ReturnType<typeof mirror>>) => ({
   users: m.users.map((u) => ({ ...u, updated_at: String(Number(u.updated_at)) })),
   orgs: m.orgs.map((o) => ({ ...o, updated_at: String(Number(o.updated_at)) })),
   memberships: m.memberships.map((x) => ({ ...x, updated_at: String(Number(x.updated_at)) })),
+  domains: m.domains.map((x) => ({ ...x, updated_at: String(Number(x.updated_at)) })),
+  subscriptions: m.subscriptions.map((x) => ({ ...x, updated_at: String(Number(x.updated_at)) })),
+  items: m.items.map((x) => ({ ...x, updated_at: String(Number(x.updated_at)) })),
+  attempts: m.attempts.map((x) => ({ ...x, updated_at: String(Number(x.updated_at)) })),
 });
 
 describe('convergence under duplicates, reordering, concurrency and a racing backfill', () => {
