@@ -4,7 +4,8 @@
  * revoked permissions while memberships change role; permissions deleted; invitations sent,
  * accepted, revoked, and dropped with their organization; domains added, verified and removed;
  * subscriptions of a user or an organization, their items changing status on their own events and
- * inside the subscription's, payment attempts, and all of a payer's billing erased with it) delivered the way Svix
+ * inside the subscription's, payment attempts, and all of a payer's billing erased with it)
+ * delivered the way Svix
  * can (every event 1–3 times, in any order, 16 at a time), with a backfill snapshot taken at a
  * random moment racing the webhooks. Afterwards the mirror must equal Clerk's final state exactly.
  * Hostile content is part of the histories: NUL and lone surrogates in names and metadata keys,
@@ -127,16 +128,17 @@ function play(ops: Op[]): { events: Event[]; states: Clerk[] } {
   const dropMemberships = (pred: (m: Obj) => boolean) => {
     for (const [id, m] of clerk.memberships) if (pred(m)) clerk.memberships.delete(id);
   };
-  /** The mirror erases a payer's billing with the payer, for good. */
-  const dropBilling = (payer: string) => {
-    for (const map of [clerk.subscriptions, clerk.items, clerk.attempts])
-      for (const [id, o] of map) {
-        const p = payerOf(o);
-        if (p.user_id === payer || p.organization_id === payer) {
-          map.delete(id);
-          gone.add(id);
-        }
+  /** What the mirror erases with its parent, for good. */
+  const dropForGood = (map: Map<string, Obj>, pred: (o: Obj) => boolean) => {
+    for (const [id, o] of map)
+      if (pred(o)) {
+        map.delete(id);
+        gone.add(id);
       }
+  };
+  const dropBilling = (payer: string) => {
+    const pays = (o: Obj) => payerOf(o).user_id === payer || payerOf(o).organization_id === payer;
+    for (const map of [clerk.subscriptions, clerk.items, clerk.attempts]) dropForGood(map, pays);
   };
   /** A subscription event: the subscription with its items as they are now (without payer nor subscription id). */
   const pushSubscription = (type: string, sub: Obj) => {
@@ -185,11 +187,7 @@ function play(ops: Op[]): { events: Event[]; states: Clerk[] } {
         dropMemberships((m) => (m.public_user_data as { user_id: string }).user_id === user);
         dropBilling(user);
         // The mirror erases the invitations the user accepted (personal data), for good.
-        for (const [id, i] of clerk.invitations)
-          if (i.user_id === user) {
-            clerk.invitations.delete(id);
-            gone.add(id);
-          }
+        dropForGood(clerk.invitations, (i) => i.user_id === user);
         push('user.deleted', { object: 'user', id: user, deleted: true });
         break;
       case 'createOrg':
@@ -209,11 +207,7 @@ function play(ops: Op[]): { events: Event[]; states: Clerk[] } {
         dropMemberships((m) => (m.organization as Obj).id === org);
         // Its invitations and domains go with it (Clerk sends no event for them).
         for (const [id, i] of clerk.invitations) if (i.organization_id === org) clerk.invitations.delete(id);
-        for (const [id, d] of clerk.domains)
-          if (d.organization_id === org) {
-            clerk.domains.delete(id);
-            gone.add(id);
-          }
+        dropForGood(clerk.domains, (d) => d.organization_id === org);
         dropBilling(org);
         push('organization.deleted', { object: 'organization', id: org, deleted: true });
         break;
@@ -354,7 +348,7 @@ function play(ops: Op[]): { events: Event[]; states: Clerk[] } {
         break;
       }
       case 'itemStatus': {
-        // The item changes on its own event; every other change also updates its subscription.
+        // The item changes on its own event; with b ≥ 2 its subscription changes too (its own event).
         const item = clerk.items.get(`csub_item_c${a}_${b % 2}`);
         if (!item) break;
         const status = ITEM_STATUSES[
